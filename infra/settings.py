@@ -1,0 +1,55 @@
+"""One frozen settings object, read from `AIQ_*` environment variables at the entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCES: tuple[str, ...] = ("portal", "facebook", "webform", "partner", "crm")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIQ_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "localhost:9092"
+    redis_url: str = "redis://localhost:6379/0"
+    clickhouse_url: str = "chdb://.aiqleads/warehouse"
+    state_dir: Path = Path(".aiqleads")
+
+    stripe_api_key: SecretStr = SecretStr("sk_test_123")
+    stripe_api_base: str = "http://localhost:12111"
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_local")
+
+    # Faust
+    app_id: str = "aiqleads"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    topic_partitions: int = 4
+    topic_prefix: str = ""  # lets tests run in isolation on one broker
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Landing in ClickHouse: whichever bound is hit first closes a batch.
+    land_batch_rows: int = 10_000
+    land_batch_seconds: float = 0.5
+
+    # Validation
+    max_event_bytes: int = 64 * 1024
+    max_lead_age_days: int = 30
+    max_clock_skew_seconds: int = 300
+
+    # Scoring
+    model_spec: str = "StandardScaler|LogisticRegression"
+    model_seed: int = 42
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    def topic(self, name: str) -> str:
+        """The physical topic name for a contract topic name (e.g. `leads.scored`)."""
+        return f"{self.topic_prefix}{name}"

@@ -1,0 +1,16 @@
+"""Shared msgspec encoders/decoders: build once, reuse on the hot path."""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.dead_letter import DeadLetter
+from schemas.lead import ScoredLead
+from schemas.outcome import Outcome
+
+encoder = msgspec.json.Encoder()
+encode = encoder.encode
+
+scored_lead_decoder = msgspec.json.Decoder(ScoredLead)
+dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
+outcome_decoder = msgspec.json.Decoder(Outcome)

@@ -1,0 +1,82 @@
+"""Why an input could not become a lead: one root exception, one subclass per reason code.
+
+Every rejection carries a stable `reason` code (used in the DLQ, metrics and
+`aiqleads dlq`) and a human `detail`.
+"""
+
+from __future__ import annotations
+
+
+class LeadRejected(Exception):
+    """Root of every reason an input event goes to the dead-letter topic."""
+
+    reason: str = "rejected"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadEncoding(LeadRejected):
+    reason = "bad_encoding"
+
+
+class BadJson(LeadRejected):
+    reason = "bad_json"
+
+
+class BadShape(LeadRejected):
+    """Valid JSON, but not the source's shape (missing id, wrong types)."""
+
+    reason = "bad_shape"
+
+
+class Oversize(LeadRejected):
+    reason = "oversize"
+
+
+class UnknownSource(LeadRejected):
+    reason = "unknown_source"
+
+
+class MissingContact(LeadRejected):
+    reason = "missing_contact"
+
+
+class BadEmail(LeadRejected):
+    reason = "bad_email"
+
+
+class BadPhone(LeadRejected):
+    reason = "bad_phone"
+
+
+class BadTimestamp(LeadRejected):
+    reason = "bad_timestamp"
+
+
+class TooOld(LeadRejected):
+    reason = "too_old"
+
+
+class InFuture(LeadRejected):
+    reason = "in_future"
+
+
+class OutOfArea(LeadRejected):
+    reason = "out_of_area"
+
+
+class BadValue(LeadRejected):
+    """A field present but impossible (negative price, 80 bedrooms)."""
+
+    reason = "bad_value"
+
+
+#: Anything our own code raised that is not a `LeadRejected`: still never lost.
+INTERNAL_ERROR = "internal_error"
+
+REASON_CODES: tuple[str, ...] = (
+    *(cls.reason for cls in LeadRejected.__subclasses__()),
+    INTERNAL_ERROR,
+)
