@@ -48,5 +48,8 @@ class ScoredLead(Lead, kw_only=True, frozen=True):
     h3_r9: int = 0
     score: float = 0.0  # conversion probability in [0, 1]
     model_version: str = ""
+    # The model inputs as scored: the learn agent joins outcomes to this snapshot,
+    # because stateful features (density, market, behaviour) cannot be recomputed later.
+    features: dict[str, float] = {}
     produced_ms: int = 0  # Kafka timestamp of the raw event
     scored_ms: int = 0
