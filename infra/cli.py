@@ -120,9 +120,13 @@ def produce(
 @click.option("--format", "fmt", type=click.Choice(["table", "tsv", "json"]), default="table")
 def sql(query: str, fmt: str) -> None:
     """Run QUERY against the warehouse (embedded chdb or a ClickHouse server)."""
+    from infra.warehouse.errors import WarehouseError
     from infra.warehouse.query import run_query
 
-    result = run_query(_settings(), query)
+    try:
+        result = run_query(_settings(), query)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(result.render(fmt))
 
 

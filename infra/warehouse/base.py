@@ -1,0 +1,223 @@
+"""The `Warehouse` contract both backends keep, and `open_warehouse` choosing one by URL.
+
+Contract:
+- `__init__` does no I/O. `start()` connects, detects the engine version, creates the
+  database and tables (idempotent) and adds columns records gained since; every other
+  call before `start()` raises `WarehouseNotStarted`.
+- `insert_leads` / `insert_dead_letters` / `insert_outcomes(records, landed_ms)` write one
+  columnar block per call; `landed_ms` fills `ingested_ms`. An empty batch does no I/O.
+  Re-inserting the same records never leaves duplicates after `FINAL` (ReplacingMergeTree),
+  and servers that support it drop the repeated block outright (insert deduplication token).
+- `query(sql)` runs one statement in the warehouse database and returns a `QueryResult`.
+- `close()` is idempotent. Calls are not concurrent-safe: callers serialise them (the land
+  agent runs every warehouse call on one thread).
+- URLs: `clickhouse://user:pass@host:9000/db` (server, native protocol) or `chdb://<path>`
+  (embedded; `chdb://.aiqleads/warehouse` is relative, `chdb:///abs/path` absolute).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import unquote, urlsplit
+
+from infra.warehouse.columns import build_columns, dedup_token
+from infra.warehouse.errors import WarehouseError, WarehouseNotStarted
+from infra.warehouse.result import QueryResult
+from schemas.ddl import (
+    DATABASE,
+    DLQ,
+    LEADS,
+    OUTCOMES,
+    TABLES,
+    ServerFeatures,
+    Table,
+    create_statements,
+    missing_column_statements,
+    quote,
+)
+from schemas.dead_letter import DeadLetter
+from schemas.lead import ScoredLead
+from schemas.outcome import Outcome
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVER_SCHEME = "clickhouse"
+EMBEDDED_SCHEME = "chdb"
+DEFAULT_TCP_PORT = 9000
+
+
+class Warehouse(ABC):
+    """ClickHouse, server or embedded: the same tables, the same inserts, the same answers."""
+
+    database: str
+    _features: ServerFeatures | None = None
+
+    # --- the contract -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._connect()
+        version = self._server_version()
+        self._features = ServerFeatures.for_version(version)
+        for statement in create_statements(self.database, self._features):
+            self._execute(statement)
+        for statement in missing_column_statements(
+            self.database, self._features, self._existing_columns()
+        ):
+            log.warning("warehouse schema: %s", statement)
+            self._execute(statement)
+        self._use_database()
+        log.info("warehouse %s ready (ClickHouse %s, %s)", self.describe(), version, self._features)
+
+    def insert_leads(self, leads: Sequence[ScoredLead], landed_ms: int) -> None:
+        self._insert(LEADS, leads, landed_ms)
+
+    def insert_dead_letters(self, letters: Sequence[DeadLetter], landed_ms: int) -> None:
+        self._insert(DLQ, letters, landed_ms)
+
+    def insert_outcomes(self, outcomes: Sequence[Outcome], landed_ms: int) -> None:
+        self._insert(OUTCOMES, outcomes, landed_ms)
+
+    @abstractmethod
+    def query(self, sql: str) -> QueryResult: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where this warehouse lives, for logs (never the password)."""
+
+    @property
+    def features(self) -> ServerFeatures:
+        if self._features is None:
+            raise WarehouseNotStarted("warehouse not started")
+        return self._features
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- what a backend provides --------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> None: ...
+
+    @abstractmethod
+    def _execute(self, statement: str) -> None:
+        """Run a statement whose result is not needed (DDL)."""
+
+    @abstractmethod
+    def _insert_columns(
+        self, table: Table, columns: list[list[Any]], token: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def _use_database(self) -> None:
+        """Make `self.database` the default for `query()` (it exists by now)."""
+
+    def _server_version(self) -> str:
+        return str(self.query("SELECT version()").scalar())
+
+    def _existing_columns(self) -> dict[str, set[str]]:
+        names = ", ".join(f"'{name}'" for name in TABLES)
+        result = self.query(
+            "SELECT table, name FROM system.columns "
+            f"WHERE database = '{_sql_string(self.database)}' AND table IN ({names})"
+        )
+        existing: dict[str, set[str]] = {}
+        for table, column in result.rows:
+            existing.setdefault(table, set()).add(column)
+        return existing
+
+    # --- shared -------------------------------------------------------------------------
+
+    def _insert(self, table: Table, records: Sequence[Any], landed_ms: int) -> None:
+        if not records:
+            return
+        features = self.features
+        columns = build_columns(table, records, landed_ms)
+        token = dedup_token(table, columns) if features.dedup_token else None
+        self._insert_columns(table, columns, token)
+
+    def _qualified(self, table: Table) -> str:
+        return f"{quote(self.database)}.{quote(table.name)}"
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUrl:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+
+def parse_url(url: str) -> ServerUrl | Path:
+    """A server URL's parts, or the embedded warehouse's directory.
+
+    >>> parse_url("clickhouse://default:@127.0.0.1:9000/aiqleads")
+    ServerUrl(host='127.0.0.1', port=9000, user='default', password='', database='aiqleads')
+    >>> parse_url("chdb://.aiqleads/warehouse")
+    PosixPath('.aiqleads/warehouse')
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise WarehouseError(f"not a warehouse URL (clickhouse://… or chdb://…): {url!r}")
+    if scheme == EMBEDDED_SCHEME:
+        if not rest:
+            raise WarehouseError(f"chdb URL without a path: {url!r}")
+        return Path(rest)
+    if scheme == SERVER_SCHEME:
+        parts = urlsplit(url)
+        return ServerUrl(
+            host=parts.hostname or "localhost",
+            port=parts.port or DEFAULT_TCP_PORT,
+            user=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            database=parts.path.strip("/") or DATABASE,
+        )
+    raise WarehouseError(f"unknown warehouse scheme {scheme!r} in {url!r}")
+
+
+def warehouse_for_url(url: str) -> Warehouse:
+    """The backend for a URL, not yet started."""
+    target = parse_url(url)
+    if isinstance(target, Path):
+        from infra.warehouse.embedded import EmbeddedWarehouse
+
+        return EmbeddedWarehouse(target)
+    from infra.warehouse.server import ServerWarehouse
+
+    return ServerWarehouse(
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        password=target.password,
+        database=target.database,
+    )
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    """The warehouse `settings.clickhouse_url` names, not yet started (call `start()`)."""
+    return warehouse_for_url(settings.clickhouse_url)

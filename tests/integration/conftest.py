@@ -1,0 +1,76 @@
+"""Warehouse fixtures for integration tests, both backends, each test in its own database.
+
+- `server_url`: the ClickHouse server under test, from `AIQ_TEST_CLICKHOUSE_URL`
+  (default `clickhouse://default:@127.0.0.1:9000/aiqleads`; only host, port and
+  credentials are used, every test gets a fresh `aiqleads_t<hex>` database).
+- `server_warehouse`: a started `ServerWarehouse` in a fresh database, dropped afterwards.
+  Fails (with the reason) when no server answers at `server_url`.
+- `embedded_warehouse`: a started `EmbeddedWarehouse` in a fresh tmp dir. chdb allows one
+  path per process at a time, so it is closed after each test; a test that opens chdb on
+  another path must close it before the next test starts.
+- `warehouse`: parametrised over both (`[server]`, `[embedded]`).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.warehouse.base import ServerUrl, Warehouse, parse_url
+from infra.warehouse.embedded import EmbeddedWarehouse
+from infra.warehouse.errors import WarehouseUnavailable
+from infra.warehouse.server import ServerWarehouse
+
+SERVER_URL_ENV = "AIQ_TEST_CLICKHOUSE_URL"
+DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return os.environ.get(SERVER_URL_ENV, DEFAULT_SERVER_URL)
+
+
+def unique_database() -> str:
+    return f"aiqleads_t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def server_warehouse(server_url: str) -> Iterator[ServerWarehouse]:
+    target = parse_url(server_url)
+    assert isinstance(target, ServerUrl), f"{SERVER_URL_ENV} is not a clickhouse:// URL"
+    warehouse = ServerWarehouse(
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        password=target.password,
+        database=unique_database(),
+    )
+    try:
+        warehouse.start()
+    except WarehouseUnavailable as exc:
+        # `make test` starts the server; a missing one is a broken setup, not a reason to skip.
+        pytest.fail(f"no ClickHouse server ({exc}); set {SERVER_URL_ENV} or run `aiqleads up`")
+    try:
+        yield warehouse
+    finally:
+        warehouse.query(f"DROP DATABASE IF EXISTS `{warehouse.database}`")
+        warehouse.close()
+
+
+@pytest.fixture
+def embedded_warehouse(tmp_path: Path) -> Iterator[EmbeddedWarehouse]:
+    warehouse = EmbeddedWarehouse(tmp_path / "warehouse")
+    warehouse.start()
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+@pytest.fixture(params=["server", "embedded"])
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    return request.getfixturevalue(f"{request.param}_warehouse")
