@@ -27,17 +27,25 @@ def main(verbose: bool) -> None:
 @main.command()
 def up() -> None:
     """Start the local services (Kafka, Redis, ClickHouse server if configured)."""
+    from infra.stack import StackError
     from infra.stack import up as stack_up
 
-    stack_up(_settings())
+    try:
+        stack_up(_settings())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
 def down() -> None:
     """Stop the local services that `up` started."""
+    from infra.stack import StackError
     from infra.stack import down as stack_down
 
-    stack_down(_settings())
+    try:
+        stack_down(_settings())
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
