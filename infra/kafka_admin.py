@@ -1,0 +1,67 @@
+"""Kafka administration: create the contract topics before anything produces or consumes.
+
+Faust only creates its internal topics (changelogs, assignor); ours must exist
+with one partition count so that `leads.scored` and `leads.outcomes` stay
+co-partitioned by `lead_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from infra.settings import SOURCES, Settings
+
+log = logging.getLogger(__name__)
+
+CONTRACT_TOPICS: tuple[str, ...] = (
+    *(f"leads.raw.{source}" for source in SOURCES),
+    "leads.scored",
+    "leads.dlq",
+    "leads.outcomes",
+    "engagement.events",
+    "cart.events",
+)
+
+#: Java clients and aiokafka (hence Faust) hash keys with murmur2; librdkafka's default
+#: does not. Every confluent-kafka producer of keyed topics uses this, or joins by key break.
+KEY_PARTITIONER = "murmur2_random"
+
+
+class KafkaUnavailable(Exception):
+    """No broker answered at the configured bootstrap address."""
+
+
+def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
+    """Create any missing contract topic; returns the physical names created. Idempotent."""
+    admin = AdminClient(
+        {"bootstrap.servers": settings.kafka_bootstrap, "logger": logging.getLogger("librdkafka")}
+    )
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise KafkaUnavailable(
+            f"no Kafka at {settings.kafka_bootstrap} ({exc.args[0].str()}): "
+            "start it with `aiqleads up` or set AIQ_KAFKA_BOOTSTRAP"
+        ) from exc
+    missing = [
+        NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)
+        for name in (settings.topic(topic) for topic in CONTRACT_TOPICS)
+        if name not in existing
+    ]
+    created = []
+    for name, future in (admin.create_topics(missing, operation_timeout=timeout).items()
+                         if missing else ()):
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            # Another worker or the broker's auto-create won the race: fine.
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    if created:
+        log.info("created topics %s (%d partitions)", ", ".join(created),
+                 settings.topic_partitions)
+    return created
