@@ -8,13 +8,16 @@ Contract:
   `\\N`) or "json" (the wire shape below).
 - Wire shape (the worker's `/warehouse/sql` view and `aiqleads sql` share it):
   `{"columns": [...], "rows": [[...], ...]}`, errors as `{"error": "..."}`.
-  `result_to_json` keeps JSON-native values and turns the others (datetimes, bytes,
-  non-finite floats, decimals, UUIDs) into their rendered text, so
-  `render(result_from_json(result_to_json(r))) == render(r)` for every format.
+  `result_to_json` keeps JSON-native values, tags bytes and datetimes so they come back
+  exactly (`{"$bytes": base64}`, `{"$datetime": iso}`: a DLQ record's raw bytes must
+  survive the trip), and turns the rest (non-finite floats, decimals, UUIDs) into their
+  rendered text, so `render(result_from_json(result_to_json(r))) == render(r)` for every
+  format.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Mapping
@@ -39,7 +42,7 @@ class QueryResult:
         if fmt == "tsv":
             return _render_tsv(self)
         if fmt == "json":
-            return json.dumps(result_to_json(self), ensure_ascii=False)
+            return json.dumps(_display_json(self), ensure_ascii=False)
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
     def column(self, name: str) -> list[Any]:
@@ -71,10 +74,18 @@ def normalise(value: Any) -> Any:
 
 
 def result_to_json(result: QueryResult) -> dict[str, Any]:
-    """The wire shape of a result: only JSON-native values."""
+    """The wire shape of a result: JSON-native values, bytes and datetimes tagged."""
     return {
         "columns": list(result.columns),
-        "rows": [[_json_value(value) for value in row] for row in result.rows],
+        "rows": [[_json_value(value, tagged=True) for value in row] for row in result.rows],
+    }
+
+
+def _display_json(result: QueryResult) -> dict[str, Any]:
+    """`--format json` for people: bytes and datetimes as ClickHouse prints them."""
+    return {
+        "columns": list(result.columns),
+        "rows": [[_json_value(value, tagged=False) for value in row] for row in result.rows],
     }
 
 
@@ -83,7 +94,10 @@ def result_from_json(data: Mapping[str, Any]) -> QueryResult:
     if "error" in data:
         raise QueryFailed(str(data["error"]))
     try:
-        return QueryResult(tuple(data["columns"]), [tuple(row) for row in data["rows"]])
+        return QueryResult(
+            tuple(data["columns"]),
+            [tuple(_from_json_value(value) for value in row) for row in data["rows"]],
+        )
     except (KeyError, TypeError) as exc:
         raise WarehouseError(f"not a query result: {exc}") from exc
 
@@ -92,16 +106,35 @@ def error_to_json(error: BaseException) -> dict[str, str]:
     return {"error": str(error)}
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: Any, *, tagged: bool) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
+    if tagged and isinstance(value, bytes):
+        return {_BYTES_TAG: base64.b64encode(value).decode()}
+    if tagged and isinstance(value, datetime):
+        return {_DATETIME_TAG: value.isoformat()}
     if isinstance(value, float):
         return value if math.isfinite(value) else _text(value)
     if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
+        return [_json_value(item, tagged=tagged) for item in value]
     if isinstance(value, dict):
-        return {_text(key): _json_value(item) for key, item in value.items()}
+        return {_text(key): _json_value(item, tagged=tagged) for key, item in value.items()}
     return _text(value)
+
+
+_BYTES_TAG = "$bytes"
+_DATETIME_TAG = "$datetime"
+
+
+def _from_json_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json_value(item) for item in value]
+    if isinstance(value, dict) and len(value) == 1:
+        if _BYTES_TAG in value:
+            return base64.b64decode(value[_BYTES_TAG])
+        if _DATETIME_TAG in value:
+            return datetime.fromisoformat(value[_DATETIME_TAG])
+    return value
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,80 @@
+"""Delayed-label learning: join each outcome to the feature snapshot taken at scoring time.
+
+`leads.scored` and `leads.outcomes` are both keyed by `lead_id` with the same
+partition count, so a lead's snapshot and its outcome meet in the same worker.
+Either may arrive first; both sides are Faust tables with changelogs, so a
+restart keeps the pending half of every join.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+import msgspec
+
+from agents.topics import Topics
+from infra.metrics import OUTCOMES_LEARNED, OUTCOMES_WAITING
+from infra.settings import Settings
+from schemas.codec import outcome_decoder
+from schemas.outcome import Outcome
+from streams.model import ConversionModel
+
+log = logging.getLogger(__name__)
+
+
+class _Snapshot(msgspec.Struct, frozen=True):
+    """The slice of a scored lead that learning needs (decoding skips the rest)."""
+
+    lead_id: str
+    features: dict[str, float]
+
+
+_snapshot_decoder = msgspec.json.Decoder(_Snapshot)
+
+
+def register(app: faust.App, topics: Topics, settings: Settings, model: ConversionModel) -> None:
+    features_by_lead = app.Table(
+        "features_by_lead",
+        key_type=str,  # values: plain JSON in the changelog (a dict of floats)
+        partitions=settings.topic_partitions,
+        help="Feature snapshots of scored leads still waiting for an outcome",
+    )
+    outcome_by_lead = app.Table(
+        "outcome_by_lead",
+        key_type=str,  # values: the outcome's JSON text, decoded when its snapshot arrives
+        partitions=settings.topic_partitions,
+        help="Outcomes that arrived before their lead's snapshot",
+    )
+
+    def learn(features: dict[str, float], outcome: Outcome) -> None:
+        model.learn_one(features, outcome.converted)
+        OUTCOMES_LEARNED.labels(model.name).inc()
+
+    @app.agent(topics.scored, name="remember_features")
+    async def remember_features(stream: faust.StreamT[bytes]) -> None:
+        async for raw in stream:
+            snapshot = _snapshot_decoder.decode(raw)
+            waiting = outcome_by_lead.pop(snapshot.lead_id, None)
+            if waiting is not None:
+                learn(snapshot.features, outcome_decoder.decode(waiting))
+                OUTCOMES_WAITING.set(len(outcome_by_lead))
+            else:
+                features_by_lead[snapshot.lead_id] = snapshot.features
+
+    @app.agent(topics.outcomes, name="learn_outcomes")
+    async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
+        async for raw in stream:
+            try:
+                outcome = outcome_decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                log.error("undecodable outcome skipped for learning: %s", exc)
+                continue
+            features = features_by_lead.pop(outcome.lead_id, None)
+            if features is None:
+                outcome_by_lead[outcome.lead_id] = raw.decode()
+                OUTCOMES_WAITING.set(len(outcome_by_lead))
+            else:
+                learn(features, outcome)
+
+

@@ -1,0 +1,119 @@
+"""Assemble one worker process: app, topics, agents, warehouse, model and web views."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import faust
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agents import ingest, land, learn
+from agents.app import build_app
+from agents.land import WarehouseGate
+from agents.topics import Topics, declare_topics
+from infra.kafka_admin import ensure_topics
+from infra.settings import Settings
+from infra.warehouse import open_warehouse
+from infra.warehouse.query import result_to_json
+from streams.model import ConversionModel
+from streams.parse import warm as warm_parsers
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 30.0
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    topics: Topics
+    model: ConversionModel
+    gate: WarehouseGate
+
+
+def _checkpoint_path(settings: Settings, model: ConversionModel) -> Path:
+    return settings.state_dir / "models" / f"{settings.topic_prefix}{model.name}.pkl"
+
+
+def load_model(settings: Settings) -> ConversionModel:
+    """The last checkpoint if there is one for the configured spec, else a fresh model."""
+    model = ConversionModel(spec=settings.model_spec, seed=settings.model_seed)
+    path = _checkpoint_path(settings, model)
+    if path.exists():
+        try:
+            restored = ConversionModel.loads(path.read_bytes())
+        except Exception:
+            log.exception("model checkpoint %s unreadable; starting cold", path)
+        else:
+            if restored.spec == model.spec:
+                log.info("restored model %s from %s", restored.version, path)
+                return restored
+    return model
+
+
+def save_model(settings: Settings, model: ConversionModel) -> None:
+    path = _checkpoint_path(settings, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(model.dumps())
+    tmp.replace(path)  # atomic: a crash mid-write never leaves a torn checkpoint
+
+
+def build_worker(settings: Settings) -> Worker:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings)
+    topics = declare_topics(app, settings)
+    model = load_model(settings)
+    gate = WarehouseGate(open_warehouse(settings))
+
+    ingest.register(app, topics, settings, model)
+    land.register(app, topics, settings, gate)
+    learn.register(app, topics, settings, model)
+
+    @app.on_before_shutdown.connect
+    def stop(app: faust.App, **_: object) -> None:
+        save_model(settings, model)
+
+    @app.timer(CHECKPOINT_SECONDS)
+    async def checkpoint_model() -> None:
+        save_model(settings, model)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok", "model": model.version})
+
+    @app.page("/warehouse/sql")
+    class WarehouseSql(View):
+        """The embedded warehouse belongs to this process; `aiqleads sql` queries it here."""
+
+        async def post(self, request: Request) -> Response:
+            query = (await request.read()).decode()
+            try:
+                result = await gate.call(gate.warehouse.query, query)
+            except Exception as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.json(result_to_json(result))
+
+    return Worker(app=app, topics=topics, model=model, gate=gate)
+
+
+def run_worker(settings: Settings) -> None:
+    worker = build_worker(settings)
+    # Before any agent runs: the topics exist with the partitioning the joins rely on,
+    # and the warehouse tables exist.
+    ensure_topics(settings)
+    warm_parsers()
+    worker.gate.start()
+    try:
+        faust.Worker(worker.app, loglevel="INFO", quiet=True).execute_from_commandline()
+    finally:
+        worker.gate.close()

@@ -1,0 +1,47 @@
+"""Prometheus metrics shared by the worker and the API (one registry per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_IN = Counter("aiq_events_in_total", "Raw lead events consumed", ["source"])
+LEADS_SCORED = Counter("aiq_leads_scored_total", "Leads scored and emitted", ["source"])
+DEAD_LETTERS = Counter(
+    "aiq_dead_letters_total", "Events sent to the dead-letter topic", ["source", "reason"]
+)
+ROWS_LANDED = Counter("aiq_rows_landed_total", "Rows inserted into ClickHouse", ["table"])
+LAND_FAILURES = Counter(
+    "aiq_land_failures_total", "Failed ClickHouse inserts (retried)", ["table"]
+)
+LAND_BATCH_SECONDS = Histogram(
+    "aiq_land_batch_seconds",
+    "ClickHouse insert time per batch",
+    ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+PIPELINE_LATENCY = Histogram(
+    "aiq_pipeline_latency_seconds",
+    "Kafka produce timestamp of the raw event → lead landed in ClickHouse",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
+)
+OUTCOMES_LEARNED = Counter(
+    "aiq_outcomes_learned_total", "Outcomes joined to their feature snapshot and learned", ["model"]
+)
+OUTCOMES_WAITING = Gauge(
+    "aiq_outcomes_waiting", "Outcomes that arrived before their lead's feature snapshot"
+)
+MODEL_SCORE = Histogram(
+    "aiq_model_score",
+    "Distribution of conversion scores",
+    buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
+)
+
+HTTP_REQUESTS = Counter(
+    "aiq_http_requests_total", "API requests by route template", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "aiq_http_request_seconds",
+    "API request latency by route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

@@ -1,0 +1,129 @@
+"""Test harness: a real `aiqleads worker` subprocess, a foreign producer, warehouse counts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+
+from infra.kafka_admin import KEY_PARTITIONER
+from infra.settings import Settings
+from infra.warehouse.query import run_query
+from streams.traffic import GeneratedEvent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return {
+        "AIQ_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "AIQ_REDIS_URL": settings.redis_url,
+        "AIQ_CLICKHOUSE_URL": settings.clickhouse_url,
+        "AIQ_STATE_DIR": str(settings.state_dir),
+        "AIQ_TOPIC_PREFIX": settings.topic_prefix,
+        "AIQ_WORKER_WEB_PORT": str(settings.worker_web_port),
+        "AIQ_LAND_BATCH_SECONDS": str(settings.land_batch_seconds),
+    }
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        env = {**os.environ, **settings_env(self.settings)}
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{self.settings.worker_web_port}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit — the crash case."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def produce(settings: Settings, events: list[GeneratedEvent], rate: float = 0) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+                         "acks": "all", "partitioner": KEY_PARTITIONER})
+    failures: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    started = time.monotonic()
+    for i, event in enumerate(events):
+        producer.produce(settings.topic(f"leads.raw.{event.source}"), event.value,
+                         key=event.key, on_delivery=delivered)
+        producer.poll(0)
+        if rate:
+            ahead = started + (i + 1) / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+    assert producer.flush(30) == 0
+    assert not failures, failures[:3]
+
+
+def scalar(settings: Settings, sql: str) -> int:
+    return int(run_query(settings, sql).scalar())
+
+
+def landed(settings: Settings) -> tuple[int, int]:
+    return (scalar(settings, "SELECT count() FROM leads FINAL"),
+            scalar(settings, "SELECT count() FROM dlq FINAL"))
