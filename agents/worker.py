@@ -24,6 +24,7 @@ from streams.parse import warm as warm_parsers
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 30.0
+_METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 
 
 @dataclass
@@ -84,7 +85,8 @@ def build_worker(settings: Settings) -> Worker:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+            # aiohttp takes the charset separately from the media type.
+            return self.bytes(generate_latest(), content_type=_METRICS_MEDIA_TYPE)
 
     @app.page("/healthz")
     class Health(View):

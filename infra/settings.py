@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     max_lead_age_days: int = 30
     max_clock_skew_seconds: int = 300
 
+    # HTTP ingest: {"portal": "key", ...} for sources that cannot speak Kafka
+    ingest_api_keys: dict[str, SecretStr] = {}
+
+    # Dedupe and fraud
+    dedupe_window_hours: float = 72.0
+    fraud_quarantine_threshold: float = 0.5
+    partners_file: Path | None = None  # partner CSV mappings; the bundled file when unset
+
     # Scoring
     model_spec: str = "StandardScaler|LogisticRegression"
     model_seed: int = 42

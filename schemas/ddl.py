@@ -7,6 +7,7 @@ Contract:
   has no mapping fails at import instead of being dropped silently.
 - Type map: `str`/`Literal` → String, `int` → Int64, `float` → Float64, `bool` → UInt8,
   `datetime` → DateTime('UTC') (whole seconds, floored), `bytes` → String (any bytes),
+  `list[V]` → `Array(V)`;
   `dict[str, V]` → two parallel arrays `<name>_keys Array(String)`/`<name>_values Array(V)`,
   `X | None` → Nullable(X). Per-table overrides pin UInt64 where ClickHouse requires it
   (ReplacingMergeTree versions) or where values are unsigned (H3 cells).
@@ -180,6 +181,9 @@ def record_columns(
         if isinstance(field_type, mi.DictType):
             columns.extend(_map_columns(record, field.name, field_type, nullable))
             continue
+        if isinstance(field_type, mi.ListType):
+            columns.append(_array_column(record, field.name, field_type, nullable))
+            continue
         mapped = _SCALAR_TYPES.get(type(field_type))
         if mapped is None:
             raise TypeError(
@@ -223,6 +227,16 @@ def _map_columns(
         Column(f"{name}_keys", "Array(String)", source=name, extract="keys"),
         Column(f"{name}_values", f"Array({value_type})", source=name, extract="values", kind=kind),
     )
+
+
+def _array_column(
+    record: type[msgspec.Struct], name: str, list_type: mi.ListType, nullable: bool
+) -> Column:
+    mapped = _SCALAR_TYPES.get(type(list_type.item_type))
+    if nullable or mapped is None or isinstance(list_type.item_type, mi.DateTimeType):
+        raise TypeError(f"{record.__name__}.{name}: only list[<scalar>] maps to ClickHouse")
+    item_type, kind = mapped
+    return Column(name, f"Array({item_type})", source=name, kind=kind)
 
 
 def _unwrap_optional(field_type: mi.Type) -> tuple[mi.Type, bool]:

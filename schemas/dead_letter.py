@@ -16,6 +16,8 @@ class DeadLetter(msgspec.Struct, kw_only=True, frozen=True):
     headers: dict[str, str] = {}
     produced_ms: int = 0
     received_ms: int = 0
+    # "open" until a replay of the same origin lands as a lead ("resolved").
+    status: str = "open"
 
     @property
     def origin(self) -> str:

@@ -38,6 +38,7 @@ class Lead(msgspec.Struct, kw_only=True, frozen=True):
     message: str = ""
     listing_id: str | None = None
     campaign_id: str | None = None  # ad id / form id / partner id
+    ip: str | None = None  # the submitter's address, where the source knows it
 
 
 class ScoredLead(Lead, kw_only=True, frozen=True):
@@ -53,3 +54,8 @@ class ScoredLead(Lead, kw_only=True, frozen=True):
     features: dict[str, float] = {}
     produced_ms: int = 0  # Kafka timestamp of the raw event
     scored_ms: int = 0
+    # Kept, linked to the first lead, never sold: the same person about the same area.
+    duplicate_of: str | None = None
+    fraud_score: float = 0.0  # in [0, 1]
+    fraud_reasons: list[str] = []
+    quarantined: bool = False  # fraud_score at or over the threshold: never sold

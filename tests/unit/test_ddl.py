@@ -149,10 +149,18 @@ def test_keywords_are_quoted() -> None:
 
 def test_a_field_without_a_mapping_fails_loudly() -> None:
     class Future(msgspec.Struct):
-        tags: list[str]
+        tags: set[str]
 
     with pytest.raises(TypeError, match=r"Future\.tags"):
         record_columns(Future)
+
+
+def test_a_list_of_scalars_is_an_array() -> None:
+    class Tagged(msgspec.Struct):
+        tags: list[str]
+
+    (column,) = record_columns(Tagged)
+    assert (column.name, column.base_type) == ("tags", "Array(String)")
 
 
 def test_a_nullable_sorting_key_is_refused() -> None:
