@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCES: tuple[str, ...] = ("portal", "facebook", "webform", "partner", "crm")
@@ -15,7 +15,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "localhost:9092"
     redis_url: str = "redis://localhost:6379/0"
-    clickhouse_url: str = "chdb://.aiqleads/warehouse"
+    # Default: the embedded warehouse inside the state dir (chdb://.aiqleads/warehouse).
+    clickhouse_url: str = ""
     state_dir: Path = Path(".aiqleads")
 
     stripe_api_key: SecretStr = SecretStr("sk_test_123")
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     # Scoring
     model_spec: str = "StandardScaler|LogisticRegression"
     model_seed: int = 42
+
+    @model_validator(mode="after")
+    def _embedded_warehouse_in_state_dir(self) -> Settings:
+        if not self.clickhouse_url:
+            # Frozen model: the one place a default depends on another field.
+            object.__setattr__(self, "clickhouse_url", f"chdb://{self.state_dir}/warehouse")
+        return self
 
     @property
     def kafka_dir(self) -> Path:

@@ -25,7 +25,7 @@ from tests.integration.harness import WorkerProcess, free_port, landed, produce,
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
 
 SATURATION_EVENTS = int(os.environ.get("AIQ_BENCH_EVENTS", "40000"))
-LATENCY_RATE = float(os.environ.get("AIQ_BENCH_RATE", "1000"))
+LATENCY_RATE = float(os.environ.get("AIQ_BENCH_RATE", "300"))
 LATENCY_SECONDS = 20
 
 
