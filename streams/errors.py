@@ -39,6 +39,12 @@ class UnknownSource(LeadRejected):
     reason = "unknown_source"
 
 
+class UnknownPartner(LeadRejected):
+    """A partner CSV row whose `x-partner-id` header is missing or names no known partner."""
+
+    reason = "unknown_partner"
+
+
 class MissingContact(LeadRejected):
     reason = "missing_contact"
 

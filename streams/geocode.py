@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import zipcodes
 
 from schemas.lead import LocationPrecision
-from streams.normalize import clean_name
+from streams.contact import clean_name
 
 
 class ZipPlace(NamedTuple):

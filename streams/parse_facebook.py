@@ -1,8 +1,8 @@
 """Facebook Lead Ads lead object (`schemas.raw.FacebookLead`) → canonical `Lead`.
 
-Contract: `parse_facebook(raw, received)` returns a `Lead` or raises a `LeadRejected`
-subclass (BadEncoding, BadJson, BadShape, BadTimestamp, MissingContact, BadEmail,
-BadPhone); nothing else.
+Contract: `parse_facebook(raw, received, headers)` (headers unused) returns a `Lead`
+or raises a `LeadRejected` subclass (BadEncoding, BadJson, BadShape, BadTimestamp,
+MissingContact, BadEmail, BadPhone); nothing else.
 
 Form fields are matched by normalised name ("What is your budget?" →
 "what_is_your_budget"): standard Facebook names through an alias table, advertisers'
@@ -12,6 +12,7 @@ custom questions by keyword. The first non-empty answer for a field wins.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -20,21 +21,17 @@ import msgspec
 
 from schemas.lead import Intent, Lead
 from schemas.raw import FacebookField, FacebookLead
+from streams.contact import clean_name, resolve_contact, split_name
+from streams.decode import NO_HEADERS, as_text, decode_event, parse_timestamp
 from streams.geocode import locate
 from streams.identity import content_id, lead_id
 from streams.normalize import (
-    as_text,
-    clean_name,
     clean_text,
-    decode_event,
     normalize_intent,
     normalize_property_type,
     parse_bool,
     parse_count,
     parse_money,
-    parse_timestamp,
-    resolve_contact,
-    split_name,
 )
 
 SOURCE = "facebook"
@@ -90,7 +87,7 @@ def field_key(name: str) -> str | None:
     return None
 
 
-def parse_facebook(raw: bytes, received: datetime) -> Lead:
+def parse_facebook(raw: bytes, received: datetime, headers: Mapping[str, str] = NO_HEADERS) -> Lead:
     """One Lead Ads lead object → a `Lead` (received: UTC-aware time the event reached us)."""
     event = decode_event(raw, _decoder, _repair)
     event_time = parse_timestamp(event.created_time)
@@ -176,7 +173,7 @@ _TOP = ("id", "created_time", "ad_id", "form_id", "campaign_id")
 
 
 def _repair(event: Any) -> Any:
-    """Coerce the scalars of a generically decoded lead; see `normalize.decode_event`."""
+    """Coerce the scalars of a generically decoded lead; see `streams.decode.decode_event`."""
     if not isinstance(event, dict):
         return event
     event = dict(event)

@@ -1,14 +1,14 @@
 """Listing-portal inquiry JSON (`schemas.raw.PortalInquiry`) → canonical `Lead`.
 
-Contract: `parse_portal(raw, received)` returns a `Lead` or raises a `LeadRejected`
-subclass (BadEncoding, BadJson, BadShape, BadTimestamp, MissingContact, BadEmail,
-BadPhone); nothing else. Size limits and value ranges are checked elsewhere
-(`streams.parse`, `streams.validate`).
+Contract: `parse_portal(raw, received, headers)` (headers unused) returns a `Lead`
+or raises a `LeadRejected` subclass (BadEncoding, BadJson, BadShape, BadTimestamp,
+MissingContact, BadEmail, BadPhone); nothing else. Size limits and value ranges are
+checked elsewhere (`streams.parse`, `streams.validate`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from math import isfinite
 from typing import Any
@@ -17,21 +17,17 @@ import msgspec
 
 from schemas.lead import Lead
 from schemas.raw import PortalAddress, PortalContact, PortalInquiry, PortalListing
+from streams.contact import resolve_contact, split_name
+from streams.decode import NO_HEADERS, NUMBER, TEXT, Rule, coerce, decode_event, parse_timestamp
 from streams.geocode import locate
 from streams.identity import content_id, lead_id
 from streams.normalize import (
-    as_text,
     clean_text,
-    decode_event,
     normalize_intent,
     normalize_property_type,
     parse_bool,
     parse_count,
-    parse_float,
     parse_money,
-    parse_timestamp,
-    resolve_contact,
-    split_name,
 )
 
 SOURCE = "portal"
@@ -42,7 +38,7 @@ _NO_ADDRESS = PortalAddress()
 _NO_CONTACT = PortalContact()
 
 
-def parse_portal(raw: bytes, received: datetime) -> Lead:
+def parse_portal(raw: bytes, received: datetime, headers: Mapping[str, str] = NO_HEADERS) -> Lead:
     """One portal inquiry → a `Lead` (received: UTC-aware time the event reached us)."""
     inquiry = decode_event(raw, _decoder, _repair)
     event_time = parse_timestamp(inquiry.submitted_at)
@@ -81,11 +77,7 @@ def parse_portal(raw: bytes, received: datetime) -> Lead:
     )
 
 
-# The lenient path: for each scalar, the types msgspec takes as they are and the coercion
-# for anything else (containers are left to msgspec, which rejects wrong ones).
-Rule = tuple[tuple[type, ...], Callable[[Any], Any]]
-TEXT: Rule = ((str,), as_text)
-NUMBER: Rule = ((int, float), parse_float)
+# The lenient path (`streams.decode.coerce`): each scalar's accepted types and coercion.
 _TOP: dict[str, Rule] = {
     "inquiry_id": TEXT, "submitted_at": TEXT, "intent": TEXT, "message": TEXT,
     "consent": ((bool,), parse_bool),
@@ -102,20 +94,12 @@ def _repair(event: Any) -> Any:
     """Coerce the scalars of a generically decoded inquiry, in place; see `decode_event`."""
     if not isinstance(event, dict):
         return event
-    _coerce(event, _TOP)
+    coerce(event, _TOP)
     listing = event.get("listing")
     if isinstance(listing, dict):
-        _coerce(listing, _LISTING)
+        coerce(listing, _LISTING)
         if isinstance(listing.get("address"), dict):
-            _coerce(listing["address"], _ADDRESS)
+            coerce(listing["address"], _ADDRESS)
     if isinstance(event.get("contact"), dict):
-        _coerce(event["contact"], _CONTACT)
+        coerce(event["contact"], _CONTACT)
     return event
-
-
-def _coerce(obj: dict[str, Any], rules: dict[str, Rule]) -> None:
-    for key, (fine, coerce) in rules.items():
-        value = obj.get(key)
-        # bool is an int: a `true` price must still go through parse_money (→ None).
-        if value is not None and (type(value) not in fine):
-            obj[key] = coerce(value)

@@ -1,4 +1,4 @@
-"""µs per event for parse → validate → enrich, per source, on realistic generated events.
+"""µs per event for parse → validate → enrich, per source, on realistic events.
 
 Not part of `make test`: run `pytest tests/bench/bench_parse.py -m bench -s` or
 `python -m tests.bench.bench_parse` (prints the table the README quotes).
@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import h3.api.basic_int as h3
 import msgspec
@@ -20,7 +21,14 @@ import zipcodes
 from schemas.raw import PortalInquiry
 from streams.enrich import enrich
 from streams.parse import parse, warm
+from streams.traffic_draw import DrawContext, draw_lead
+from streams.traffic_formats import RENDERERS
+from streams.traffic_places import Gazetteer
+from streams.traffic_wire import to_wire
 from streams.validate import validate
+
+T = TypeVar("T")
+Message = tuple[bytes, dict[str, str]]  # value and headers
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MAX_AGE = timedelta(days=30)
@@ -122,13 +130,25 @@ def facebook_events(n: int, *, seed: int = 11) -> list[bytes]:
     return events
 
 
-def ingest(source: str, raw: bytes) -> object:
-    lead = validate(parse(source, raw, NOW), NOW, max_age=MAX_AGE, max_skew=MAX_SKEW)
-    return enrich(lead)
+def generated_events(source: str, n: int, *, seed: int = 13) -> list[Message]:
+    """`n` clean events of `source` from the traffic generator's renderers, with headers."""
+    rng = random.Random(seed)
+    ctx = DrawContext.new(rng, Gazetteer.load())
+    events = []
+    for _ in range(n):
+        rendered = RENDERERS[source](draw_lead(rng, ctx, source, NOW), rng)
+        wire = to_wire(rng, source, rendered, None, "valid")
+        events.append((wire.value, wire.headers))
+    return events
+
+
+def ingest(source: str, raw: bytes, headers: dict[str, str] | None = None) -> object:
+    lead = parse(source, raw, NOW, headers=headers)
+    return enrich(validate(lead, NOW, max_age=MAX_AGE, max_skew=MAX_SKEW))
 
 
 def us_per_event(
-    step: Callable[[bytes], object], events: list[bytes], rounds: int = 5, chunk: int = 500
+    step: Callable[[T], object], events: list[T], rounds: int = 5, chunk: int = 500
 ) -> tuple[float, float]:
     """(best, median) µs per event over chunks of `chunk` events, `rounds` passes.
 
@@ -151,28 +171,39 @@ def us_per_event(
 def table(n: int = 5000) -> list[tuple[str, float, float]]:
     warm()
     events_for_h3 = [b""] * n
-    cases = {
-        "portal (clean)": ("portal", portal_events(n)),
-        "portal (messy: lenient path)": ("portal", portal_events(n, messy=True)),
-        "facebook": ("facebook", facebook_events(n)),
+    cases: dict[str, tuple[str, list[Message]]] = {
+        "portal (clean)": ("portal", [(raw, {}) for raw in portal_events(n)]),
+        "portal (messy: lenient path)": (
+            "portal",
+            [(raw, {}) for raw in portal_events(n, messy=True)],
+        ),
+        "facebook": ("facebook", [(raw, {}) for raw in facebook_events(n)]),
+        # Generated: forms in both syntaxes and every site's spelling; rows of every
+        # bundled partner; webhooks wrapped and flat, batched in one and not.
+        "webform (form + JSON)": ("webform", generated_events("webform", n)),
+        "partner (3 partners)": ("partner", generated_events("partner", n)),
+        "crm": ("crm", generated_events("crm", n)),
     }
     # Yardsticks from DESIGN.md's table (0.75 and 0.65 µs on a quiet machine of this class):
     # how far above them they land says how busy the machine was during the run.
     typed = msgspec.json.Decoder(PortalInquiry)
+    portal_raw = [raw for raw, _ in cases["portal (clean)"][1]]
     rows = [
-        ("yardstick: msgspec typed decode (DESIGN 0.75)", *us_per_event(typed.decode, cases[
-            "portal (clean)"][1])),
+        ("yardstick: msgspec typed decode (DESIGN 0.75)", *us_per_event(typed.decode, portal_raw)),
         ("yardstick: h3 latlng_to_cell int (DESIGN 0.65)",
          *us_per_event(lambda _: h3.latlng_to_cell(30.2713, -97.7426, 9), events_for_h3)),
     ]  # fmt: skip
     for name, (source, events) in cases.items():
         rows.append(
-            (f"{name}: parse", *us_per_event(lambda raw, s=source: parse(s, raw, NOW), events))
+            (
+                f"{name}: parse",
+                *us_per_event(lambda e, s=source: parse(s, e[0], NOW, headers=e[1]), events),
+            )
         )
         rows.append(
             (
                 f"{name}: parse+validate+enrich",
-                *us_per_event(lambda raw, s=source: ingest(s, raw), events),
+                *us_per_event(lambda e, s=source: ingest(s, *e), events),
             )
         )
     return rows

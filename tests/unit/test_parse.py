@@ -1,4 +1,4 @@
-"""The parser registry, the size limit, and the fuzz contract: only `LeadRejected` escapes."""
+"""The parser registry, the size limit, headers, and the fuzz contract: only rejections escape."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 
 from infra.settings import SOURCES
 from schemas.lead import Lead, ScoredLead
+from streams import partners
 from streams.errors import INTERNAL_ERROR, REASON_CODES, LeadRejected, Oversize, UnknownSource
 from streams.parse import DEFAULT_MAX_BYTES, PARSERS, parse
+from streams.parse_crm import parse_crm
 from streams.parse_facebook import parse_facebook
+from streams.parse_partner import parse_partner
 from streams.parse_portal import parse_portal
+from streams.parse_webform import parse_webform
 from streams.validate import validate
 
 RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
@@ -26,6 +30,20 @@ FACEBOOK = (
     b'{"id": "1", "created_time": "2026-05-01T12:00:00+0000",'
     b' "field_data": [{"name": "email", "values": ["jane@example.com"]}]}'
 )
+WEBFORM = b"Email=jane%40example.com&Name=Jane+Doe"
+PARTNER = b"HQ-1,2026-05-01 12:00:00,Jane,Doe,jane@example.com,,,,,,,,,,,\r\n"
+PARTNER_HEADERS = {"x-partner-id": "homequest"}
+CRM = (
+    b'{"objectId": 1, "occurredAt": 1777636800000,'
+    b' "properties": {"email": {"value": "jane@example.com"}}}'
+)
+SAMPLES: dict[str, tuple[bytes, dict[str, str]]] = {
+    "portal": (PORTAL, {}),
+    "facebook": (FACEBOOK, {}),
+    "webform": (WEBFORM, {}),
+    "partner": (PARTNER, PARTNER_HEADERS),
+    "crm": (CRM, {}),
+}
 
 # JSON numbers past int64 and float64's edges: msgspec decodes ints of ~400 digits.
 huge_numbers = st.sampled_from([10**400, -(10**300), 2**64, 1.7e308, -1e-320, 5e-324])
@@ -44,18 +62,37 @@ json_values = st.recursive(
 )
 
 
-def test_registry_holds_the_first_sources() -> None:
-    assert dict(PARSERS) == {"portal": parse_portal, "facebook": parse_facebook}
-    assert set(PARSERS).issubset(SOURCES)
+def test_registry_holds_every_source() -> None:
+    assert dict(PARSERS) == {
+        "portal": parse_portal,
+        "facebook": parse_facebook,
+        "webform": parse_webform,
+        "partner": parse_partner,
+        "crm": parse_crm,
+    }
+    assert set(PARSERS) == set(SOURCES)
 
 
-@pytest.mark.parametrize(("source", "raw"), [("portal", PORTAL), ("facebook", FACEBOOK)])
-def test_dispatch(source: str, raw: bytes) -> None:
-    lead = parse(source, raw, RECEIVED)
+@pytest.mark.parametrize("source", sorted(SAMPLES))
+def test_dispatch(source: str) -> None:
+    raw, headers = SAMPLES[source]
+    lead = parse(source, raw, RECEIVED, headers=headers)
     assert (lead.source, lead.email, lead.received_time) == (source, "jane@example.com", RECEIVED)
 
 
-@pytest.mark.parametrize("source", ["", "Portal", "webform", "partner", "crm", "x" * 1000])
+def test_headers_are_optional_for_sources_that_do_not_read_them() -> None:
+    for source in ("portal", "facebook", "webform", "crm"):
+        raw, _ = SAMPLES[source]
+        assert parse(source, raw, RECEIVED) == parse(source, raw, RECEIVED, headers={"x": "y"})
+
+
+def test_partner_rows_need_their_header() -> None:
+    with pytest.raises(LeadRejected) as caught:
+        parse("partner", PARTNER, RECEIVED)
+    assert caught.value.reason == "unknown_partner"
+
+
+@pytest.mark.parametrize("source", ["", "Portal", "fax", "leads.raw.portal", "x" * 1000])
 def test_unknown_source(source: str) -> None:
     with pytest.raises(UnknownSource):
         parse(source, PORTAL, RECEIVED)
@@ -73,10 +110,10 @@ def test_oversize_limit_is_a_parameter() -> None:
         parse("portal", PORTAL, RECEIVED, max_bytes=len(PORTAL) - 1)
 
 
-def _only_rejections(source: str, raw: bytes) -> Lead | None:
+def _only_rejections(source: str, raw: bytes, headers: dict[str, str] | None = None) -> Lead | None:
     """Parse; a `Lead` must survive the trip to `leads.scored`, a failure must be a rejection."""
     try:
-        lead = parse(source, raw, RECEIVED)
+        lead = parse(source, raw, RECEIVED, headers=headers)
     except LeadRejected as rejected:  # anything else propagates and fails the test
         event(rejected.reason)
         if rejected.reason == "rejected" or not rejected.detail:
@@ -91,16 +128,32 @@ def _only_rejections(source: str, raw: bytes) -> Lead | None:
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@FUZZ
-@given(source=st.sampled_from(sorted(PARSERS)), raw=st.binary(max_size=2000))
-def test_arbitrary_bytes(source: str, raw: bytes) -> None:
-    _only_rejections(source, raw)
+# Headers as sources send them: a partner id (known or not) and a declared body syntax.
+message_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "x-partner-id": st.sampled_from([*partners.active(), "nope", ""]) | st.text(max_size=8),
+        "content-type": st.sampled_from(
+            ["application/json", "application/x-www-form-urlencoded; charset=latin-1", "text/csv"]
+        )
+        | st.text(max_size=20),
+        "x-forwarded-for": st.sampled_from(["203.0.113.7, 10.0.0.1", "junk"]),
+    },
+)
 
 
 @FUZZ
-@given(source=st.sampled_from(sorted(PARSERS)), value=json_values)
-def test_arbitrary_json(source: str, value: object) -> None:
-    _only_rejections(source, msgspec.json.encode(value))
+@given(
+    source=st.sampled_from(sorted(PARSERS)), raw=st.binary(max_size=2000), headers=message_headers
+)
+def test_arbitrary_bytes(source: str, raw: bytes, headers: dict[str, str]) -> None:
+    _only_rejections(source, raw, headers)
+
+
+@FUZZ
+@given(source=st.sampled_from(sorted(PARSERS)), value=json_values, headers=message_headers)
+def test_arbitrary_json(source: str, value: object, headers: dict[str, str]) -> None:
+    _only_rejections(source, msgspec.json.encode(value), headers)
 
 
 # Arbitrary JSON rarely gets past the shape check. These keep the source's required keys
@@ -223,12 +276,13 @@ def _portal(**fields: object) -> bytes:
     return msgspec.json.encode(event)
 
 
-REACH: dict[str, tuple[str, bytes]] = {
+REACH: dict[str, tuple[str, bytes] | tuple[str, bytes, dict[str, str]]] = {
     "bad_encoding": ("portal", b'{"inquiry_id": "caf\xe9"}'),
     "bad_json": ("facebook", b'{"id": '),
     "bad_shape": ("facebook", b'{"id": "1"}'),
     "oversize": ("portal", _portal(message="x" * DEFAULT_MAX_BYTES)),
-    "unknown_source": ("webform", PORTAL),
+    "unknown_source": ("fax", PORTAL),
+    "unknown_partner": ("partner", PARTNER, {"x-partner-id": "acme"}),
     "missing_contact": ("portal", _portal(contact={"name": "Jane Doe"})),
     "bad_email": ("portal", _portal(contact={"email": "jane@"})),
     "bad_phone": ("portal", _portal(contact={"phone": "555-0134"})),
@@ -242,14 +296,14 @@ REACH: dict[str, tuple[str, bytes]] = {
 
 @pytest.mark.parametrize("reason", sorted(REACH))
 def test_reason_is_reachable(reason: str) -> None:
-    source, raw = REACH[reason]
+    source, raw, *headers = REACH[reason]
     with pytest.raises(LeadRejected) as caught:
-        _parse_and_validate(source, raw)
+        _parse_and_validate(source, raw, *headers)
     assert caught.value.reason == reason
 
 
-def _parse_and_validate(source: str, raw: bytes) -> Lead:
-    lead = parse(source, raw, RECEIVED)
+def _parse_and_validate(source: str, raw: bytes, headers: dict[str, str] | None = None) -> Lead:
+    lead = parse(source, raw, RECEIVED, headers=headers)
     return validate(lead, RECEIVED, max_age=timedelta(days=30), max_skew=timedelta(minutes=5))
 
 
