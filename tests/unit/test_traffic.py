@@ -25,6 +25,7 @@ from streams.identity import lead_id
 from streams.ingest import IngestLimits
 from streams.parse import parse
 from streams.traffic import DEFECTS, GeneratedEvent, TrafficGenerator, generate
+from streams.traffic_formats import RENDERERS
 from streams.traffic_pace import TokenBucket
 from streams.traffic_places import Gazetteer
 from streams.validate import validate
@@ -292,8 +293,8 @@ def test_generator_outcomes_do_not_shift_the_events() -> None:
 
 
 def test_unknown_source_is_refused() -> None:
-    with pytest.raises(ValueError, match="crm"):
-        TrafficGenerator(("portal", "crm"))
+    with pytest.raises(ValueError, match="fax"):
+        TrafficGenerator(("portal", "fax"))
 
 
 def test_token_bucket_paces_without_bursting_past_capacity() -> None:
@@ -335,3 +336,32 @@ def test_the_hidden_p_is_a_function_of_the_parsed_lead(valid: list[GeneratedEven
         same += p == pytest.approx(e.p)
     # The rest are soft email typos (gmial.com): valid to a parser, unreachable in truth.
     assert same / len(valid) > 0.95
+
+
+def test_fraud_and_duplicates_are_off_by_default() -> None:
+    events = generate(2000, sources=tuple(RENDERERS), seed=17, now=NOW)
+    assert all(e.fraud is None and e.duplicate_of is None for e in events)
+    explicit = TrafficGenerator(
+        tuple(RENDERERS), seed=17, fraud_share=0.0, duplicate_share=0.0, clock=lambda: NOW
+    ).take(2000)
+    assert [e.value for e in explicit] == [e.value for e in events]
+    # Headers travel with the value: a web form says what its body is.
+    assert any("content-type" in e.headers for e in events if e.source == "webform")
+
+
+def test_the_parsers_agree_on_every_source_including_partner_only_defects() -> None:
+    events = generate(5000, sources=tuple(RENDERERS), seed=23, malformed_share=0.3, now=NOW)
+    limits = IngestLimits()
+    disagreements = Counter()
+    for e in events:
+        try:
+            lead = parse(e.source, e.value, NOW, headers=e.headers)
+            validate(lead, NOW, max_age=limits.max_age, max_skew=limits.max_skew)
+            verdict = "valid"
+        except LeadRejected as exc:
+            verdict = exc.reason
+        if verdict != e.expected:
+            disagreements[(e.source, e.defect, e.expected, verdict)] += 1
+    assert not disagreements
+    assert any(e.defect == "unknown_partner" for e in events)
+    assert all(e.source == "partner" for e in events if e.defect == "unknown_partner")
