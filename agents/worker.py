@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents import ingest, land, learn
+from agents import drift, ingest, land, learn
 from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.topics import Topics, declare_topics
@@ -18,12 +20,16 @@ from infra.kafka_admin import ensure_topics
 from infra.settings import Settings
 from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
+from streams import partners
+from streams.fraud import FraudScreen
 from streams.model import ConversionModel
 from streams.parse import warm as warm_parsers
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 30.0
+SCREEN_CHECKPOINT = "fraud_screen"
+T = TypeVar("T")
 _METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 
 
@@ -35,31 +41,45 @@ class Worker:
     gate: WarehouseGate
 
 
-def _checkpoint_path(settings: Settings, model: ConversionModel) -> Path:
-    return settings.state_dir / "models" / f"{settings.topic_prefix}{model.name}.pkl"
+def _checkpoint_path(settings: Settings, name: str) -> Path:
+    return settings.state_dir / "models" / f"{settings.topic_prefix}{name}.pkl"
 
 
 def load_model(settings: Settings) -> ConversionModel:
     """The last checkpoint if there is one for the configured spec, else a fresh model."""
     model = ConversionModel(spec=settings.model_spec, seed=settings.model_seed)
-    path = _checkpoint_path(settings, model)
-    if path.exists():
-        try:
-            restored = ConversionModel.loads(path.read_bytes())
-        except Exception:
-            log.exception("model checkpoint %s unreadable; starting cold", path)
-        else:
-            if restored.spec == model.spec:
-                log.info("restored model %s from %s", restored.version, path)
-                return restored
+    restored = _load(settings, model.name, ConversionModel.loads)
+    if restored is not None and restored.spec == model.spec:
+        log.info("restored model %s", restored.version)
+        return restored
     return model
 
 
-def save_model(settings: Settings, model: ConversionModel) -> None:
-    path = _checkpoint_path(settings, model)
+def load_screen(settings: Settings) -> FraudScreen:
+    """The fraud screen with its velocity state and anomaly model, resumed if checkpointed."""
+    restored = _load(settings, SCREEN_CHECKPOINT, FraudScreen.loads)
+    if restored is None:
+        return FraudScreen(threshold=settings.fraud_quarantine_threshold, seed=settings.model_seed)
+    restored.threshold = settings.fraud_quarantine_threshold  # settings win over the checkpoint
+    return restored
+
+
+def _load(settings: Settings, name: str, loads: Callable[[bytes], T]) -> T | None:
+    path = _checkpoint_path(settings, name)
+    if not path.exists():
+        return None
+    try:
+        return loads(path.read_bytes())
+    except Exception:
+        log.exception("checkpoint %s unreadable; starting cold", path)
+        return None
+
+
+def save_checkpoint(settings: Settings, name: str, blob: bytes) -> None:
+    path = _checkpoint_path(settings, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(model.dumps())
+    tmp.write_bytes(blob)
     tmp.replace(path)  # atomic: a crash mid-write never leaves a torn checkpoint
 
 
@@ -68,19 +88,25 @@ def build_worker(settings: Settings) -> Worker:
     app = build_app(settings)
     topics = declare_topics(app, settings)
     model = load_model(settings)
+    screen = load_screen(settings)
     gate = WarehouseGate(open_warehouse(settings))
 
-    ingest.register(app, topics, settings, model)
+    ingest.register(app, topics, settings, model, screen)
     land.register(app, topics, settings, gate)
     learn.register(app, topics, settings, model)
+    drift.register(app, topics, settings)
+
+    def checkpoint() -> None:
+        save_checkpoint(settings, model.name, model.dumps())
+        save_checkpoint(settings, SCREEN_CHECKPOINT, screen.dumps())
 
     @app.on_before_shutdown.connect
     def stop(app: faust.App, **_: object) -> None:
-        save_model(settings, model)
+        checkpoint()
 
     @app.timer(CHECKPOINT_SECONDS)
-    async def checkpoint_model() -> None:
-        save_model(settings, model)
+    async def checkpoint_models() -> None:
+        checkpoint()
 
     @app.page("/metrics")
     class Metrics(View):
@@ -113,6 +139,7 @@ def run_worker(settings: Settings) -> None:
     # Before any agent runs: the topics exist with the partitioning the joins rely on,
     # and the warehouse tables exist.
     ensure_topics(settings)
+    partners.configure(partners.load_partners(settings.partners_file))
     warm_parsers()
     worker.gate.start()
     try:

@@ -99,6 +99,8 @@ def run(rate: float, no_traffic: bool) -> None:
     help="Mean seconds until a lead's outcome is sent (exponential).",
 )
 @click.option("--no-outcomes", is_flag=True, help="Do not send outcomes.")
+@click.option("--fraud", default=0.0, show_default=True, help="Share of labelled fraud.")
+@click.option("--duplicates", default=0.0, show_default=True, help="Share of duplicate leads.")
 def produce(
     source: str,
     rate: float,
@@ -107,18 +109,22 @@ def produce(
     malformed: float,
     outcome_delay: float,
     no_outcomes: bool,
+    fraud: float,
+    duplicates: float,
 ) -> None:
     """Send realistic synthetic lead traffic (and later outcomes) into Kafka."""
     from infra.produce import produce as run_produce
 
     summary = run_produce(
         _settings(),
-        sources=SOURCES[:2] if source == "all" else (source,),
+        sources=SOURCES if source == "all" else (source,),
         rate=rate,
         count=count,
         seed=seed,
         malformed_share=malformed,
         outcome_delay=None if no_outcomes else outcome_delay,
+        fraud_share=fraud,
+        duplicate_share=duplicates,
     )
     click.echo(summary.render())
 
@@ -136,6 +142,76 @@ def sql(query: str, fmt: str) -> None:
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.render(fmt))
+
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay dead letters (the warehouse `dlq` table, newest version per origin)."""
+
+
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "tsv", "json"]), default="table"
+)
+_REASON = click.option("--reason", help="Only this reason code (e.g. too_old).")
+_SOURCE = click.option("--source", help="Only this source (e.g. portal).")
+
+
+@dlq.command("counts")
+@_REASON
+@_SOURCE
+@_FORMAT
+def dlq_counts(reason: str | None, source: str | None, fmt: str) -> None:
+    """Dead letters by reason and source: open, resolved, total."""
+    from infra.dlq import counts
+    from infra.warehouse.errors import WarehouseError
+
+    try:
+        click.echo(counts(_settings(), reason=reason, source=source).render(fmt))
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dlq.command("list")
+@_REASON
+@_SOURCE
+@click.option("--status", type=click.Choice(["open", "resolved", "all"]), default="open",
+              show_default=True)
+@click.option("--limit", default=50, show_default=True, help="Newest N records.")
+@_FORMAT
+def dlq_list(
+    reason: str | None, source: str | None, status: str, limit: int, fmt: str
+) -> None:
+    """The newest dead letters: origin topic[partition]@offset, reason, detail, age, raw preview."""
+    from infra.dlq import list_letters
+    from infra.warehouse.errors import WarehouseError
+
+    try:
+        result = list_letters(_settings(), reason=reason, source=source,
+                              status=None if status == "all" else status, limit=limit)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.render(fmt))
+
+
+@dlq.command("replay")
+@_REASON
+@_SOURCE
+@click.option("--limit", default=10_000, show_default=True, help="At most N records.")
+@click.option("--dry-run", is_flag=True, help="Show what would be replayed; send nothing.")
+def dlq_replay(reason: str | None, source: str | None, limit: int, dry_run: bool) -> None:
+    """Re-send OPEN dead letters to their original topic after a fix (never duplicates)."""
+    from infra.dlq import replay
+    from infra.warehouse.errors import WarehouseError
+
+    try:
+        summary = replay(_settings(), reason=reason, source=source, limit=limit,
+                         dry_run=dry_run)
+    except WarehouseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.render())
+    if not summary.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`aiqleads produce`: synthetic lead traffic (and later the leads' outcomes) into Kafka.
 
 Contract: lead events go to ``leads.raw.<source>`` keyed by the source's own id
-(no key when the event has none), with one header, ``x-source``. Each valid
+(no key when the event has none), with the event's own headers (``x-partner-id``,
+``content-type`` for web forms) plus ``x-source``. Each valid
 lead's outcome goes to ``leads.outcomes`` keyed by ``lead_id`` after an
 exponential delay (mean ``outcome_delay`` seconds); outcomes not yet due when
 the leads are all sent are waited for, so a run ends with every outcome sent
@@ -19,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
@@ -62,6 +63,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         # librdkafka's own log lines through `logging` (served by poll) instead of raw stderr.
         "logger": logging.getLogger("librdkafka"),
     }
+
+
+_NO_HEADERS: Mapping[str, str] = {}
 
 
 class _Stop:
@@ -141,10 +145,18 @@ class _Run:
         self.due: list[tuple[float, int, Outcome, str]] = []
         self._seq = 0
 
-    def send(self, topic: str, key: bytes | None, value: bytes, source: str) -> None:
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        source: str,
+        headers: Mapping[str, str] = _NO_HEADERS,
+    ) -> None:
+        wire_headers = [*headers.items(), ("x-source", source)]
         while True:
             try:
-                self.producer.produce(topic, value, key, headers=[("x-source", source)])
+                self.producer.produce(topic, value, key, headers=wire_headers)
                 self.summary.handed_over += 1
                 return
             except BufferError:
@@ -152,7 +164,8 @@ class _Run:
                 self.producer.poll(0.05)
 
     def send_lead(self, event: GeneratedEvent) -> None:
-        self.send(self.summary.topics[event.source], event.key, event.value, event.source)
+        self.send(self.summary.topics[event.source], event.key, event.value, event.source,
+                  event.headers)
         self.summary.record_event(event)
         if event.valid and self.outcome_delay is not None:
             delay, outcome = self.generator.outcome(event, self.outcome_delay)
@@ -188,6 +201,8 @@ def produce(
     seed: int,
     malformed_share: float,
     outcome_delay: float | None,
+    fraud_share: float = 0.0,
+    duplicate_share: float = 0.0,
     now: Callable[[], datetime] | None = None,
     manifest_limit: int = 1_000_000,
     progress_every: float = 2.0,
@@ -199,7 +214,14 @@ def produce(
     traffic runs in bounded memory.
     """
     try:
-        generator = TrafficGenerator(sources, seed=seed, malformed_share=malformed_share, clock=now)
+        generator = TrafficGenerator(
+            sources,
+            seed=seed,
+            malformed_share=malformed_share,
+            fraud_share=fraud_share,
+            duplicate_share=duplicate_share,
+            clock=now,
+        )
     except ValueError as exc:  # a source with no generator yet, a share outside [0, 1]
         raise click.UsageError(str(exc)) from exc
     summary = ProduceSummary(

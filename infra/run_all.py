@@ -73,7 +73,8 @@ def run_all(settings: Settings, *, rate: float, traffic: bool) -> None:
         if not _wait_http(f"{api_url}/healthz", 30, api):
             raise click.ClickException(f"API did not start; see {logs / 'api.log'}")
         if traffic:
-            args = ["produce", "--rate", str(rate), "--count", str(10**9), "--seed",
+            args = ["produce", "--rate", str(rate), "--count", str(10**9), "--fraud", "0.03",
+                    "--duplicates", "0.03", "--seed",
                     str(int(time.time()))]
             procs.append(("traffic", _spawn(args, logs / "traffic.log")))
         click.echo(

@@ -2,7 +2,7 @@
 
 A person is their normalised email or their E.164 phone; an area is an H3
 res-8 cell and its ring-1 neighbours (unlocated leads share one "nowhere"
-area). The first lead seen is the original; later ones within the window are
+area). The first lead seen (in arrival order) is the original; later ones within the window are
 kept but linked to it (`duplicate_of`) and never sold.
 
 State is an explicit mutable mapping (a Faust table in the worker, a dict in
@@ -47,7 +47,8 @@ def find_original(
             original, _, seen_ms = entry.partition("@")
             if original == lead.lead_id:
                 return None
-            if 0 <= event_ms - int(seen_ms) <= window_ms:
+            # Either order: partitions interleave, so a later-dated lead may arrive first.
+            if abs(event_ms - int(seen_ms)) <= window_ms:
                 return original
     for contact in contacts:
         state[f"{contact}|{cell_r8 or NOWHERE}"] = f"{lead.lead_id}@{event_ms}"

@@ -1,23 +1,33 @@
 """The fused per-lead ingest stage: raw bytes in, a scored lead out, or a reason why not.
 
-parse → validate → enrich (H3) → features → score, in one call, so a lead pays
-no Kafka hop between stages (DESIGN decision 2). Every failure is a
-`LeadRejected` with a reason code; the agent turns it into a dead letter.
+parse → validate → enrich (H3) → dedupe → fraud screen → features → score, in one
+call, so a lead pays no Kafka hop between stages (DESIGN decision 2). Every
+failure is a `LeadRejected` with a reason code; the agent turns it into a dead
+letter. State is passed in explicitly: the model, the fraud screen and the
+dedupe mapping (a Faust table in the worker).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
 
 from schemas.lead import ScoredLead
+from streams.decode import NO_HEADERS
+from streams.dedupe import find_original
 from streams.enrich import enrich
 from streams.features import lead_features
+from streams.fraud import FraudScreen
 from streams.model import ConversionModel
+from streams.normalize import normalize_ip
 from streams.parse import parse
 from streams.validate import validate
+
+#: Set by HTTP ingest: the submitter's address, for sources whose payload has none.
+CLIENT_IP_HEADER = "x-client-ip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,16 @@ class IngestLimits:
     max_bytes: int = 64 * 1024
     max_age: timedelta = timedelta(days=30)
     max_skew: timedelta = timedelta(minutes=5)
+    dedupe_window: timedelta = timedelta(hours=72)
+
+
+@dataclass(slots=True)
+class IngestState:
+    """Everything the ingest stage remembers between leads."""
+
+    model: ConversionModel
+    screen: FraudScreen
+    first_lead_by_contact: MutableMapping[str, str]
 
 
 def ingest_one(
@@ -34,23 +54,36 @@ def ingest_one(
     received: datetime,
     produced_ms: int,
     limits: IngestLimits,
-    model: ConversionModel,
+    state: IngestState,
+    headers: Mapping[str, str] = NO_HEADERS,
 ) -> ScoredLead:
     """Turn one raw source event into a scored lead; raises `LeadRejected` with a reason."""
-    lead = parse(source, raw, received, max_bytes=limits.max_bytes)
+    lead = parse(source, raw, received, max_bytes=limits.max_bytes, headers=headers)
     lead = validate(lead, received, max_age=limits.max_age, max_skew=limits.max_skew)
+    if lead.ip is None and CLIENT_IP_HEADER in headers:
+        lead = msgspec.structs.replace(lead, ip=normalize_ip(headers[CLIENT_IP_HEADER]))
     cells = enrich(lead)
+    received_ms = int(received.timestamp() * 1000)
+    event_ms = int(lead.event_time.timestamp() * 1000)
+    duplicate_of = find_original(
+        lead, cells.r8, event_ms, int(limits.dedupe_window.total_seconds() * 1000),
+        state.first_lead_by_contact,
+    )
+    verdict = state.screen.screen_one(lead, cells.r7, received_ms)
     features = lead_features(lead)
-    score = model.score_one(features)
+    model = state.model
     return ScoredLead(
         **msgspec.structs.asdict(lead),
         h3_r7=cells.r7,
         h3_r8=cells.r8,
         h3_r9=cells.r9,
-        score=score,
+        score=model.score_one(features),
         model_version=model.version,
         features=features,
         produced_ms=produced_ms,
-        scored_ms=int(received.timestamp() * 1000),
+        scored_ms=received_ms,
+        duplicate_of=duplicate_of,
+        fraud_score=verdict.score,
+        fraud_reasons=list(verdict.reasons),
+        quarantined=verdict.quarantined,
     )
-

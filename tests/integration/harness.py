@@ -110,7 +110,8 @@ def produce(settings: Settings, events: list[GeneratedEvent], rate: float = 0) -
     started = time.monotonic()
     for i, event in enumerate(events):
         producer.produce(settings.topic(f"leads.raw.{event.source}"), event.value,
-                         key=event.key, on_delivery=delivered)
+                         key=event.key, headers=list(event.headers.items()),
+                         on_delivery=delivered)
         producer.poll(0)
         if rate:
             ahead = started + (i + 1) / rate - time.monotonic()
