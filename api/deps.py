@@ -7,16 +7,23 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
+from infra.lead_producer import LeadProducer
 from infra.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# All async: FastAPI runs a sync dependency in its thread pool, a hop per request.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     return request.app.state.redis
+
+
+async def get_producer(request: Request) -> LeadProducer:
+    return request.app.state.producer
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
+ProducerDep = Annotated[LeadProducer, Depends(get_producer)]

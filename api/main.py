@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -9,9 +11,13 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
-from api.routes import health
+from api.routes import health, ingest
+from infra.lead_producer import LeadProducer, ProduceFailed
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from infra.settings import Settings
+from streams.parse import warm
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -19,13 +25,22 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+        app.state.producer = LeadProducer(settings.kafka_bootstrap)
+        try:
+            # The API starts while Kafka is down (/readyz says so); ingest connects on demand.
+            await app.state.producer.start()
+        except ProduceFailed as exc:
+            log.warning("Kafka producer not connected at startup: %s", exc)
+        await asyncio.to_thread(warm)  # the parsers' lookup tables, before the first ingest
         try:
             yield
         finally:
+            await app.state.producer.stop()
             await app.state.redis.aclose()
 
     app = FastAPI(title="AIQLeads Stream", version="0.1.0", lifespan=lifespan)
     app.include_router(health.router)
+    app.include_router(ingest.router)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -45,3 +45,15 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+INGEST_HTTP = Counter(
+    "aiq_ingest_http_total",
+    "HTTP ingest requests by source and outcome (accepted, a refusal, or a reason code)",
+    ["source", "outcome"],
+)
+
+SCHEMA_DRIFT = Counter(
+    "aiq_schema_drift_total",
+    "Schema drift detected in a source's raw events (sampled profile)",
+    ["source", "kind", "field"],
+)
