@@ -12,6 +12,7 @@ tests): `contact|cell → "lead_id@event_ms"` for originals only.
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
+from functools import lru_cache
 
 import h3.api.basic_int as h3
 
@@ -27,8 +28,10 @@ def _contacts(lead: Lead) -> Iterator[str]:
         yield f"p:{lead.phone}"
 
 
-def _area(cell_r8: int) -> list[int]:
-    return h3.grid_disk(cell_r8, 1) if cell_r8 else [NOWHERE]
+@lru_cache(maxsize=1 << 16)
+def _area(cell_r8: int) -> tuple[int, ...]:
+    # grid_disk costs ~20 µs; leads cluster in metros, so the same cells come back.
+    return tuple(h3.grid_disk(cell_r8, 1)) if cell_r8 else (NOWHERE,)
 
 
 def find_original(
