@@ -19,6 +19,7 @@ class Topics:
     outcomes: faust.TopicT
     engagement: faust.TopicT
     cart: faust.TopicT
+    drift: faust.TopicT  # `schemas.drift`, keyed by source
 
 
 def source_of(settings: Settings, topic: str) -> str:
@@ -44,4 +45,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         outcomes=topic("leads.outcomes"),
         engagement=topic("engagement.events"),
         cart=topic("cart.events"),
+        drift=topic("schemas.drift"),
     )

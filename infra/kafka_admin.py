@@ -23,6 +23,7 @@ CONTRACT_TOPICS: tuple[str, ...] = (
     "leads.outcomes",
     "engagement.events",
     "cart.events",
+    "schemas.drift",
 )
 
 #: Java clients and aiokafka (hence Faust) hash keys with murmur2; librdkafka's default

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     model_spec: str = "StandardScaler|LogisticRegression"
     model_seed: int = 42
 
+    # Schema drift: profile 1 in N raw events a topic; compare windows of sampled events
+    drift_sample_every: int = 10
+    drift_window_events: int = 200
+    drift_window_seconds: float = 300.0
+
     @model_validator(mode="after")
     def _embedded_warehouse_in_state_dir(self) -> Settings:
         if not self.clickhouse_url:
