@@ -25,19 +25,17 @@ import msgspec
 
 from schemas.lead import Lead
 from schemas.raw import CrmEvent
+from streams.answers import lead_from_answers
 from streams.contact import clean_name, resolve_contact, split_name
 from streams.decode import NO_HEADERS, TEXT, Rule, as_text, coerce, decode_event, parse_timestamp
 from streams.errors import BadShape, BadTimestamp
 from streams.geocode import locate
-from streams.identity import content_id, lead_id
+from streams.identity import content_id
 from streams.normalize import (
     clean_text,
     normalize_intent,
     normalize_ip,
-    normalize_property_type,
     parse_bool,
-    parse_count,
-    parse_money,
 )
 from streams.parse_webform import field_key
 
@@ -75,29 +73,17 @@ def parse_crm(raw: bytes, received: datetime, headers: Mapping[str, str] = NO_HE
     object_id = as_text(event.objectId)
     source_lead_id = object_id.strip() if isinstance(object_id, str) else ""
     source_lead_id = source_lead_id or content_id(raw)
-    return Lead(
-        lead_id=lead_id(SOURCE, source_lead_id),
-        source=SOURCE,
-        source_lead_id=source_lead_id,
+    return lead_from_answers(
+        SOURCE,
+        source_lead_id,
+        answers,
         event_time=event_time,
-        received_time=received,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        phone=phone,
+        received=received,
+        names=(first_name, last_name),
+        contact=(email, phone),
         intent=normalize_intent(answers.get("intent")),
-        property_type=normalize_property_type(answers.get("property_type")),
-        price=parse_money(answers.get("price")),
-        beds=parse_count(answers.get("beds")),
-        street=clean_text(answers.get("street")) or None,
-        city=where.city,
-        state=where.state,
-        zip=where.zip,
-        lat=where.lat,
-        lon=where.lon,
-        location_precision=where.precision,
+        where=where,
         consent=_consent(answers.get("consent"), _value(properties.get("hs_legal_basis"))),
-        message=clean_text(answers.get("message")),
         listing_id=clean_text(answers.get("listing_id")) or None,
         campaign_id=clean_text(answers.get("campaign")) or None,
         ip=normalize_ip(answers.get("ip")),

@@ -21,17 +21,14 @@ import msgspec
 
 from schemas.lead import Intent, Lead
 from schemas.raw import FacebookField, FacebookLead
+from streams.answers import lead_from_answers
 from streams.contact import clean_name, resolve_contact, split_name
 from streams.decode import NO_HEADERS, as_text, decode_event, parse_timestamp
 from streams.geocode import locate
-from streams.identity import content_id, lead_id
+from streams.identity import content_id
 from streams.normalize import (
-    clean_text,
     normalize_intent,
-    normalize_property_type,
     parse_bool,
-    parse_count,
-    parse_money,
 )
 
 SOURCE = "facebook"
@@ -105,29 +102,16 @@ def parse_facebook(raw: bytes, received: datetime, headers: Mapping[str, str] = 
         )
     where = locate(None, None, answers.get("zip"), answers.get("city"), answers.get("state"))
     source_lead_id = event.id.strip() or content_id(raw)
-    return Lead(
-        lead_id=lead_id(SOURCE, source_lead_id),
-        source=SOURCE,
-        source_lead_id=source_lead_id,
+    return lead_from_answers(
+        SOURCE,
+        source_lead_id,
+        answers,
         event_time=event_time,
-        received_time=received,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        phone=phone,
+        received=received,
+        names=(first_name, last_name),
+        contact=(email, phone),
         intent=_intent(intent_answers),
-        property_type=normalize_property_type(answers.get("property_type")),
-        price=parse_money(answers.get("price")),
-        beds=parse_count(answers.get("beds")),
-        street=clean_text(answers.get("street")) or None,
-        city=where.city,
-        state=where.state,
-        zip=where.zip,
-        lat=where.lat,
-        lon=where.lon,
-        location_precision=where.precision,
-        consent=parse_bool(answers.get("consent")) is True,
-        message=clean_text(answers.get("message")),
+        where=where,
         campaign_id=event.campaign_id or event.ad_id or event.form_id,
     )
 

@@ -20,19 +20,15 @@ from datetime import datetime
 
 from schemas.lead import Lead
 from streams import partners
+from streams.answers import lead_from_answers
 from streams.contact import clean_name, resolve_contact, split_name
 from streams.decode import NO_HEADERS, decode_text, parse_float, parse_layout, parse_timestamp
 from streams.errors import BadShape, BadTimestamp, UnknownPartner
 from streams.geocode import locate
-from streams.identity import content_id, lead_id
+from streams.identity import content_id
 from streams.normalize import (
-    clean_text,
     normalize_intent,
     normalize_ip,
-    normalize_property_type,
-    parse_bool,
-    parse_count,
-    parse_money,
 )
 from streams.partners import EPOCH, PARTNER_HEADER, PartnerRegistry, PartnerSpec
 
@@ -66,29 +62,16 @@ def parse_partner(
     )
     own_id = answers.get("source_lead_id")
     source_lead_id = f"{spec.partner_id}:{own_id[:200] if own_id else content_id(raw)}"
-    return Lead(
-        lead_id=lead_id(SOURCE, source_lead_id),
-        source=SOURCE,
-        source_lead_id=source_lead_id,
+    return lead_from_answers(
+        SOURCE,
+        source_lead_id,
+        answers,
         event_time=event_time,
-        received_time=received,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        phone=phone,
+        received=received,
+        names=(first_name, last_name),
+        contact=(email, phone),
         intent=normalize_intent(answers.get("intent")),
-        property_type=normalize_property_type(answers.get("property_type")),
-        price=parse_money(answers.get("price")),
-        beds=parse_count(answers.get("beds")),
-        street=answers.get("street"),
-        city=where.city,
-        state=where.state,
-        zip=where.zip,
-        lat=where.lat,
-        lon=where.lon,
-        location_precision=where.precision,
-        consent=parse_bool(answers.get("consent")) is True,
-        message=clean_text(answers.get("message")),
+        where=where,
         listing_id=answers.get("listing_id"),
         campaign_id=spec.partner_id,
         ip=normalize_ip(answers.get("ip")),

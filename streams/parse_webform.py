@@ -33,6 +33,7 @@ import msgspec
 
 from schemas.lead import Intent, Lead
 from schemas.raw import WebformPost
+from streams.answers import lead_from_answers
 from streams.contact import clean_name, resolve_contact, split_name
 from streams.decode import (
     NO_HEADERS,
@@ -44,15 +45,11 @@ from streams.decode import (
 )
 from streams.errors import BadEncoding, BadShape, BadTimestamp
 from streams.geocode import locate
-from streams.identity import content_id, lead_id
+from streams.identity import content_id
 from streams.normalize import (
-    clean_text,
     normalize_intent,
     normalize_ip,
-    normalize_property_type,
     parse_bool,
-    parse_count,
-    parse_money,
 )
 
 SOURCE = "webform"
@@ -167,29 +164,16 @@ def parse_webform(raw: bytes, received: datetime, headers: Mapping[str, str] = N
             source_lead_id = f"{form_id}@{_text(stamp)}~{contact}"
         else:
             source_lead_id = content_id(raw)
-    return Lead(
-        lead_id=lead_id(SOURCE, source_lead_id),
-        source=SOURCE,
-        source_lead_id=source_lead_id,
+    return lead_from_answers(
+        SOURCE,
+        source_lead_id,
+        answers,
         event_time=event_time,
-        received_time=received,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        phone=phone,
+        received=received,
+        names=(first_name, last_name),
+        contact=(email, phone),
         intent=_intent(intents),
-        property_type=normalize_property_type(answers.get("property_type")),
-        price=parse_money(answers.get("price")),
-        beds=parse_count(answers.get("beds")),
-        street=clean_text(answers.get("street")) or None,
-        city=where.city,
-        state=where.state,
-        zip=where.zip,
-        lat=where.lat,
-        lon=where.lon,
-        location_precision=where.precision,
-        consent=parse_bool(answers.get("consent")) is True,
-        message=clean_text(answers.get("message")),
+        where=where,
         listing_id=_text(answers.get("listing_id")) or None,
         campaign_id=_text(answers.get("campaign")) or form_id or None,
         ip=normalize_ip(answers.get("ip")) or _forwarded_ip(headers),

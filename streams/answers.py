@@ -1,0 +1,71 @@
+"""The canonical lead from a flat `answers` mapping, shared by the form-like parsers.
+
+Facebook field_data, web forms, partner CSV rows and CRM properties all end as
+`{canonical field name: raw value}`; each parser decides ids, times, names and
+contact its own way and hands the rest to `lead_from_answers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from schemas.lead import Intent, Lead
+from streams.geocode import Location
+from streams.identity import lead_id
+from streams.normalize import (
+    clean_text,
+    normalize_property_type,
+    parse_bool,
+    parse_count,
+    parse_money,
+)
+
+
+def lead_from_answers(
+    source: str,
+    source_lead_id: str,
+    answers: Mapping[str, Any],
+    *,
+    event_time: datetime,
+    received: datetime,
+    names: tuple[str, str],
+    contact: tuple[str | None, str | None],
+    intent: Intent,
+    where: Location,
+    consent: bool | None = None,
+    listing_id: str | None = None,
+    campaign_id: str | None = None,
+    ip: str | None = None,
+) -> Lead:
+    """A `Lead` whose property, location and message fields come from `answers`."""
+    first_name, last_name = names
+    email, phone = contact
+    return Lead(
+        lead_id=lead_id(source, source_lead_id),
+        source=source,
+        source_lead_id=source_lead_id,
+        event_time=event_time,
+        received_time=received,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        intent=intent,
+        property_type=normalize_property_type(answers.get("property_type")),
+        price=parse_money(answers.get("price")),
+        beds=parse_count(answers.get("beds")),
+        street=clean_text(answers.get("street")) or None,
+        city=where.city,
+        state=where.state,
+        zip=where.zip,
+        lat=where.lat,
+        lon=where.lon,
+        location_precision=where.precision,
+        consent=parse_bool(answers.get("consent")) is True if consent is None else consent,
+        message=clean_text(answers.get("message")),
+        listing_id=listing_id,
+        campaign_id=campaign_id,
+        ip=ip,
+    )
