@@ -213,39 +213,41 @@ def produce(
     At most `manifest_limit` events are kept for the manifest, so endless demo
     traffic runs in bounded memory.
     """
-    try:
-        generator = TrafficGenerator(
-            sources,
-            seed=seed,
-            malformed_share=malformed_share,
-            fraud_share=fraud_share,
-            duplicate_share=duplicate_share,
-            clock=now,
-        )
-    except ValueError as exc:  # a source with no generator yet, a share outside [0, 1]
-        raise click.UsageError(str(exc)) from exc
-    summary = ProduceSummary(
-        sources=tuple(sources),
-        topics={source: settings.topic(f"leads.raw.{source}") for source in sources},
-        outcomes_topic=settings.topic("leads.outcomes"),
-        seed=seed,
-        manifest_limit=manifest_limit,
-    )
-    try:
-        ensure_topics(settings)
-    except KafkaUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
-
-    def on_delivery(err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            summary.record_failure(f"{msg.topic()}: {err.str()}")
-
-    producer = Producer({**producer_config(settings), "on_delivery": on_delivery})
-    run = _Run(producer, generator, summary, outcome_delay)
-    started = time.monotonic()
-    progress = _Progress(progress_every, started)
-    bucket = TokenBucket(rate, now=started)
+    # Handlers first: building the generator takes seconds, and `aiqleads run` may stop
+    # us with SIGTERM meanwhile.
     with _stop_on_signals() as stop:
+        try:
+            generator = TrafficGenerator(
+                sources,
+                seed=seed,
+                malformed_share=malformed_share,
+                fraud_share=fraud_share,
+                duplicate_share=duplicate_share,
+                clock=now,
+            )
+        except ValueError as exc:  # a source with no generator yet, a share outside [0, 1]
+            raise click.UsageError(str(exc)) from exc
+        summary = ProduceSummary(
+            sources=tuple(sources),
+            topics={source: settings.topic(f"leads.raw.{source}") for source in sources},
+            outcomes_topic=settings.topic("leads.outcomes"),
+            seed=seed,
+            manifest_limit=manifest_limit,
+        )
+        try:
+            ensure_topics(settings)
+        except KafkaUnavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                summary.record_failure(f"{msg.topic()}: {err.str()}")
+
+        producer = Producer({**producer_config(settings), "on_delivery": on_delivery})
+        run = _Run(producer, generator, summary, outcome_delay)
+        started = time.monotonic()
+        progress = _Progress(progress_every, started)
+        bucket = TokenBucket(rate, now=started)
         try:
             for _ in range(count):
                 wait = bucket.wait(time.monotonic())
