@@ -17,7 +17,8 @@ Contract (pure: bytes and a clock reading in, `DriftEvent`s out):
   - `field_removed`: in ≥ `required_presence` of the baseline, < `removed_below` of the
     window;
   - `type_changed`: a type that is ≥ `type_share` of the field's values in the window and
-    was < `novel_below` of them in the baseline.
+    was < `novel_below` of them in the baseline, judged only for fields with at least
+    `min_type_values` values in the window.
   A change fires once: the window is then blended in (weight `smoothing`), so the next
   window compares against a baseline that already knows it. Nested fields of an added or
   removed object are reported through their parent only.
@@ -58,6 +59,7 @@ class DriftConfig:
     novel_below: float = 0.01
     type_share: float = 0.2
     min_field_events: int = 5
+    min_type_values: int = 20
     smoothing: float = 0.3
     max_fields: int = 300
     max_events_per_window: int = 20
@@ -247,7 +249,8 @@ class SourceProfile:
                       f"field {field!r} in {now_share:.0%} of {n} events (was {was:.0%})",
                       before, after)
                 continue
-            if seen < config.min_field_events or not after or not before:
+            # Types of a rarely-present field are too few to judge (and some sources mix them).
+            if seen < config.min_type_values or not after or not before:
                 continue
             for kind, share in sorted(after.items()):
                 if (share / now_share >= config.type_share

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from infra import dlq
 from infra.cli import main
-from infra.settings import Settings
+from infra.settings import SOURCES, Settings
 from infra.warehouse.base import ServerUrl, parse_url
 from infra.warehouse.query import run_query
 from streams.traffic import GeneratedEvent, generate
@@ -87,12 +87,17 @@ def test_replay_after_a_fix_lands_each_record_once_and_resolves_it(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime.now(UTC)
-    good = generate(40, seed=31, malformed_share=0.0, now=now)
-    stale = generate(30, seed=32, malformed_share=0.0, now=now - timedelta(days=3))
-    ancient = generate(10, seed=33, malformed_share=0.0, now=now - timedelta(days=40))
+    # All five sources: replay must carry what the parsers read from headers too
+    # (a partner's id, a webform's content type).
+    good = generate(40, sources=SOURCES, seed=31, malformed_share=0.0, now=now)
+    stale = generate(30, sources=SOURCES, seed=32, malformed_share=0.0,
+                     now=now - timedelta(days=3))
+    ancient = generate(10, sources=SOURCES, seed=33, malformed_share=0.0,
+                       now=now - timedelta(days=40))
     garbage = _garbage(5)
     good_ids, stale_ids = {e.lead_id for e in good}, {e.lead_id for e in stale}
     assert len(good_ids) == 40 and len(stale_ids) == 30
+    assert {e.source for e in stale} == set(SOURCES)
 
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     monkeypatch.setenv("AIQ_MAX_LEAD_AGE_DAYS", "1")  # the bug

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import streams.drift
 from agents.drift import DriftSensor
 from infra.metrics import SCHEMA_DRIFT
+from infra.settings import SOURCES
 from streams.drift import DriftConfig, DriftMonitor, SourceProfile, shape_of
 from streams.traffic import TrafficGenerator
 
@@ -51,13 +52,16 @@ def _kinds(found: list[Any]) -> set[tuple[str, str]]:
 
 
 def test_a_steady_stream_of_real_traffic_fires_nothing() -> None:
+    # All five formats, with their messiness (webform's mixed keys, JSON or form bodies,
+    # numbers sometimes as text) and 5% malformed events.
     for seed in range(2):
-        generator = TrafficGenerator(("portal", "facebook"), seed=seed, malformed_share=0.05)
+        generator = TrafficGenerator(SOURCES, seed=seed, malformed_share=0.05)
         monitor = DriftMonitor(SMALL)
-        found = [d for e in generator.take(5000)
+        found = [d for e in generator.take(8000)
                  for d in monitor.observe(e.source, e.value, 0.0)]
         assert found == [], [d.detail for d in found]
-        assert monitor.profiles["portal"].windows_closed > 40
+        assert set(monitor.profiles) == set(SOURCES)
+        assert all(p.windows_closed >= 5 for p in monitor.profiles.values())
 
 
 def test_a_new_field_fires_once() -> None:
