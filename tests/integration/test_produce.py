@@ -42,7 +42,7 @@ def settings() -> Iterator[Settings]:
         except KafkaException:
             time.sleep(2)
     else:
-        pytest.skip(f"no Kafka at {settings.kafka_bootstrap}; run `aiqleads up`")
+        pytest.fail(f"no Kafka at {settings.kafka_bootstrap}; run `aiqleads up`")
     yield settings
     mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix)]
     if mine:
