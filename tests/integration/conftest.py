@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from infra.settings import Settings
 from infra.warehouse.base import ServerUrl, Warehouse, parse_url
 from infra.warehouse.embedded import EmbeddedWarehouse
 from infra.warehouse.errors import WarehouseUnavailable
+from infra.warehouse.query import run_query
 from infra.warehouse.server import ServerWarehouse
+from tests.integration.harness import free_port
 
 SERVER_URL_ENV = "AIQ_TEST_CLICKHOUSE_URL"
 DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
@@ -74,3 +77,29 @@ def embedded_warehouse(tmp_path: Path) -> Iterator[EmbeddedWarehouse]:
 @pytest.fixture(params=["server", "embedded"])
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture(params=["embedded", "server"])
+def worker_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, server_url: str
+) -> Iterator[Settings]:
+    """Settings for a worker subprocess on either warehouse backend, in isolation."""
+    run = uuid.uuid4().hex[:10]
+    if request.param == "server":
+        target = parse_url(server_url)
+        assert isinstance(target, ServerUrl)
+        url = (f"clickhouse://{target.user}:{target.password}@{target.host}:{target.port}"
+               f"/aiqleads_t{run}")
+    else:
+        url = f"chdb://{tmp_path / 'warehouse'}"
+    settings = Settings(
+        clickhouse_url=url,
+        state_dir=tmp_path / "state",
+        topic_prefix=f"t{run}.",
+        worker_web_port=free_port(),
+        land_batch_seconds=0.2,
+    )
+    yield settings
+    if request.param == "server":
+        run_query(settings.model_copy(update={"clickhouse_url": server_url}),
+                  f"DROP DATABASE IF EXISTS aiqleads_t{run}")

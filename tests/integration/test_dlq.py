@@ -8,8 +8,6 @@ leads as `too_old`; the fix is restarting it with 30 days. 40-day-old leads stay
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,12 +17,10 @@ from click.testing import CliRunner
 from infra import dlq
 from infra.cli import main
 from infra.settings import SOURCES, Settings
-from infra.warehouse.base import ServerUrl, parse_url
 from infra.warehouse.query import run_query
 from streams.traffic import GeneratedEvent, generate
 from tests.integration.harness import (
     WorkerProcess,
-    free_port,
     produce,
     scalar,
     settings_env,
@@ -34,27 +30,9 @@ from tests.integration.harness import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["embedded", "server"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path, server_url: str) -> Iterator[Settings]:
-    run = uuid.uuid4().hex[:10]
-    if request.param == "server":
-        target = parse_url(server_url)
-        assert isinstance(target, ServerUrl)
-        url = (f"clickhouse://{target.user}:{target.password}@{target.host}:{target.port}"
-               f"/aiqleads_t{run}")
-    else:
-        url = f"chdb://{tmp_path / 'warehouse'}"
-    settings = Settings(
-        clickhouse_url=url,
-        state_dir=tmp_path / "state",
-        topic_prefix=f"t{run}.",
-        worker_web_port=free_port(),
-        land_batch_seconds=0.2,
-    )
-    yield settings
-    if request.param == "server":
-        run_query(settings.model_copy(update={"clickhouse_url": server_url}),
-                  f"DROP DATABASE IF EXISTS aiqleads_t{run}")
+@pytest.fixture
+def settings(worker_settings: Settings) -> Settings:
+    return worker_settings
 
 
 def _garbage(n: int) -> list[GeneratedEvent]:

@@ -8,43 +8,22 @@ in the DLQ with the reason the generator expected.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from infra.settings import Settings
-from infra.warehouse.base import ServerUrl, parse_url
 from infra.warehouse.query import run_query
 from streams.traffic import generate
-from tests.integration.harness import WorkerProcess, free_port, landed, produce, scalar, wait_until
+from tests.integration.harness import WorkerProcess, landed, produce, scalar, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["embedded", "server"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path, server_url: str) -> Iterator[Settings]:
-    run = uuid.uuid4().hex[:10]
-    if request.param == "server":
-        target = parse_url(server_url)
-        assert isinstance(target, ServerUrl)
-        url = (f"clickhouse://{target.user}:{target.password}@{target.host}:{target.port}"
-               f"/aiqleads_t{run}")
-    else:
-        url = f"chdb://{tmp_path / 'warehouse'}"
-    settings = Settings(
-        clickhouse_url=url,
-        state_dir=tmp_path / "state",
-        topic_prefix=f"t{run}.",
-        worker_web_port=free_port(),
-        land_batch_seconds=0.2,
-    )
-    yield settings
-    if request.param == "server":
-        run_query(settings.model_copy(update={"clickhouse_url": server_url}),
-                  f"DROP DATABASE IF EXISTS aiqleads_t{run}")
+@pytest.fixture
+def settings(worker_settings: Settings) -> Settings:
+    return worker_settings
 
 
 def test_leads_land_scored_and_garbage_lands_in_the_dlq(settings: Settings, tmp_path: Path) -> None:
