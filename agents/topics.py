@@ -20,6 +20,8 @@ class Topics:
     engagement: faust.TopicT
     cart: faust.TopicT
     drift: faust.TopicT  # `schemas.drift`, keyed by source
+    competitors: faust.TopicT  # `market.competitors`, keyed by office_id
+    interactions: faust.TopicT  # `buyer.interactions`, keyed by buyer_id
 
 
 def source_of(settings: Settings, topic: str) -> str:
@@ -46,4 +48,6 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         engagement=topic("engagement.events"),
         cart=topic("cart.events"),
         drift=topic("schemas.drift"),
+        competitors=topic("market.competitors"),
+        interactions=topic("buyer.interactions"),
     )

@@ -24,6 +24,8 @@ CONTRACT_TOPICS: tuple[str, ...] = (
     "engagement.events",
     "cart.events",
     "schemas.drift",
+    "market.competitors",
+    "buyer.interactions",
 )
 
 #: Java clients and aiokafka (hence Faust) hash keys with murmur2; librdkafka's default

@@ -54,6 +54,27 @@ class Settings(BaseSettings):
     # Scoring
     model_spec: str = "StandardScaler|LogisticRegression"
     model_seed: int = 42
+    # Champion/challenger: a deterministic hash of lead_id sends this share to the challenger.
+    challenger_spec: str = "StandardScaler|LogisticRegression"
+    challenger_share: float = 0.1
+    # Auto-promotion: the challenger must beat the champion's ROC AUC by this margin
+    # over at least this many labels (0 labels = never promote automatically).
+    promote_min_labels: int = 5_000
+    promote_auc_margin: float = 0.01
+    reason_codes: int = 3  # top contributing features reported per lead
+    score_half_life_hours: float = 48.0  # a lead's score halves with every this much age
+
+    # Features
+    density_window_hours: float = 24.0
+    competitors_file: Path | None = None  # seed offices; the bundled file when unset
+    competitor_radius_km: float = 5.0
+    session_gap_minutes: float = 30.0
+    market_half_life_hours: float = 168.0  # EWMA memory of market context per res-7 cell
+
+    # Serving: rankings in Redis
+    buyers_file: Path | None = None  # buyer profiles; the bundled file when unset
+    ranking_size: int = 200  # leads kept per cell and per buyer ranking
+    lead_card_ttl_hours: float = 72.0
 
     # Schema drift: profile 1 in N raw events a topic; compare windows of sampled events
     drift_sample_every: int = 10

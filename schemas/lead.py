@@ -59,3 +59,5 @@ class ScoredLead(Lead, kw_only=True, frozen=True):
     fraud_score: float = 0.0  # in [0, 1]
     fraud_reasons: list[str] = []
     quarantined: bool = False  # fraud_score at or over the threshold: never sold
+    arm: str = "champion"  # which model served the score (champion/challenger hash split)
+    reasons: list[str] = []  # reason codes: the features that pushed the score most
