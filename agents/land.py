@@ -26,6 +26,7 @@ from infra.metrics import LAND_BATCH_SECONDS, LAND_FAILURES, PIPELINE_LATENCY, R
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
 from schemas.codec import dead_letter_decoder, outcome_decoder, scored_lead_decoder
+from streams.behaviour import BadEngagement, decode_event
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _decode_all(events: Sequence[faust.EventT], decode: Callable[[bytes], Any]) 
     for event in events:
         try:
             rows.append(decode(event.value))
-        except (msgspec.DecodeError, TypeError) as exc:
+        except (msgspec.DecodeError, TypeError, BadEngagement) as exc:
             # Our own topics carry our own records; a foreign value is logged with its origin.
             m = event.message
             log.error("undecodable value at %s[%d]@%d: %s", m.topic, m.partition, m.offset, exc)
@@ -131,3 +132,11 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
             outcomes = _decode_all(events, outcome_decoder.decode)
             if outcomes:
                 await land_batch(gate, "outcomes", warehouse.insert_outcomes, outcomes)
+
+    @app.agent(topics.engagement, name="land_engagement")
+    async def land_engagement(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(batch_rows, within=within):
+            # Contacts normalised as the behaviour book keys them; no person, no row.
+            engagement = _decode_all(events, decode_event)
+            if engagement:
+                await land_batch(gate, "engagement", warehouse.insert_engagement, engagement)

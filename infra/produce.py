@@ -4,7 +4,10 @@ Contract: lead events go to ``leads.raw.<source>`` keyed by the source's own id
 (no key when the event has none), with the event's own headers (``x-partner-id``,
 ``content-type`` for web forms) plus ``x-source``. Each valid
 lead's outcome goes to ``leads.outcomes`` keyed by ``lead_id`` after an
-exponential delay (mean ``outcome_delay`` seconds); outcomes not yet due when
+exponential delay (mean ``outcome_delay`` seconds). With ``engagement``, the
+person behind each lead also browses, saves, opens mail and calls
+(`streams.traffic_engagement`): those events go to ``engagement.events`` keyed by
+contact, just before the lead; outcomes not yet due when
 the leads are all sent are waited for, so a run ends with every outcome sent
 unless it is stopped (Ctrl-C or SIGTERM: the run stops sending, flushes what
 it sent, and reports the outcomes it left pending). The returned
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import random
 import signal
 import sys
 import threading
@@ -34,6 +38,7 @@ from infra.settings import Settings
 from schemas.codec import encode
 from schemas.outcome import Outcome
 from streams.traffic import GeneratedEvent, TrafficGenerator
+from streams.traffic_engagement import ENGAGEMENT_SEED_SALT, engagement_for, engagement_key
 from streams.traffic_pace import TokenBucket
 from streams.traffic_summary import ProduceSummary
 
@@ -136,6 +141,7 @@ class _Run:
         generator: TrafficGenerator,
         summary: ProduceSummary,
         outcome_delay: float | None,
+        engagement_topic: str | None = None,
     ) -> None:
         self.producer = producer
         self.generator = generator
@@ -144,6 +150,9 @@ class _Run:
         # (due on the monotonic clock, sequence, outcome, the lead's source)
         self.due: list[tuple[float, int, Outcome, str]] = []
         self._seq = 0
+        self.engagement_topic = engagement_topic
+        # A stream of its own: turning engagement on or off never changes the leads.
+        self.engagement_rng = random.Random(summary.seed ^ ENGAGEMENT_SEED_SALT)
 
     def send(
         self,
@@ -164,6 +173,11 @@ class _Run:
                 self.producer.poll(0.05)
 
     def send_lead(self, event: GeneratedEvent) -> None:
+        if self.engagement_topic is not None:
+            for engagement in engagement_for(event, self.engagement_rng):
+                self.send(self.engagement_topic, engagement_key(engagement), encode(engagement),
+                          event.source)
+                self.summary.engagement_sent += 1
         self.send(self.summary.topics[event.source], event.key, event.value, event.source,
                   event.headers)
         self.summary.record_event(event)
@@ -206,6 +220,7 @@ def produce(
     now: Callable[[], datetime] | None = None,
     manifest_limit: int = 1_000_000,
     progress_every: float = 2.0,
+    engagement: bool = False,
 ) -> ProduceSummary:
     """Send `count` lead events across `sources` at `rate` events/s (0 = flat out), then outcomes.
 
@@ -244,7 +259,8 @@ def produce(
                 summary.record_failure(f"{msg.topic()}: {err.str()}")
 
         producer = Producer({**producer_config(settings), "on_delivery": on_delivery})
-        run = _Run(producer, generator, summary, outcome_delay)
+        run = _Run(producer, generator, summary, outcome_delay,
+                   settings.topic("engagement.events") if engagement else None)
         started = time.monotonic()
         progress = _Progress(progress_every, started)
         bucket = TokenBucket(rate, now=started)

@@ -16,8 +16,10 @@ Contract:
 - Engines are ReplacingMergeTree keyed so that a re-landing never duplicates:
   `leads` ORDER BY lead_id, version `scored_ms` (a property of the value, not of the landing);
   `dlq` ORDER BY (topic, partition, offset), version `received_ms`;
-  `outcomes` ORDER BY (lead_id, kind, occurred_ms). No PARTITION BY: ReplacingMergeTree only
-  collapses rows within a partition, and no time column is a function of the key.
+  `outcomes` ORDER BY (lead_id, kind, occurred_ms); `engagement` ORDER BY event_id (the
+  source's deterministic id, no version: a repeat is the same event). No PARTITION BY:
+  ReplacingMergeTree only collapses rows within a partition, and no time column is a
+  function of the key.
 - `ServerFeatures.for_version(...)` says what a server supports; only two things adapt:
   LowCardinality(String) for low-cardinality strings (plain String before 20.1; 18.16 has it
   only behind an experimental flag) and insert deduplication by token (22.2+: the table gets
@@ -35,6 +37,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from schemas.dead_letter import DeadLetter
+from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
 from schemas.outcome import Outcome
 
@@ -299,8 +302,18 @@ OUTCOMES = Table(
 )
 
 
+ENGAGEMENT = Table(
+    "engagement",
+    columns=(*record_columns(EngagementEvent), INGESTED_MS),
+    # The source's event id names the event: a re-sent or re-landed event is one row.
+    order_by=("event_id",),
+    record=EngagementEvent,
+    token_columns=("event_id",),
+)
+
+
 def _event_columns() -> tuple[Column, ...]:
-    # Minimal until the engagement/cart records exist; then derive them like `leads`.
+    # Minimal until the cart record exists; then derive it like `engagement`.
     return (
         Column("lead_id", "String"),
         Column("buyer_id", "String"),
@@ -309,12 +322,6 @@ def _event_columns() -> tuple[Column, ...]:
         INGESTED_MS,
     )
 
-
-ENGAGEMENT = Table(
-    "engagement",
-    columns=_event_columns(),
-    order_by=("lead_id", "buyer_id", "kind", "occurred_ms"),
-)
 
 CART_EVENTS = Table(
     "cart_events",

@@ -33,6 +33,7 @@ class ProduceSummary:
     rejected_by_source: Counter[str] = field(default_factory=Counter)
     outcome_kinds: Counter[str] = field(default_factory=Counter)
     outcomes_pending: int = 0  # scheduled but not sent: the run was stopped
+    engagement_sent: int = 0  # engagement events of the leads' people (`engagement.events`)
     handed_over: int = 0  # messages (leads and outcomes) given to the Kafka producer
     delivered: int = 0  # acknowledged by the broker (known once the producer is flushed)
     failed: int = 0
@@ -114,6 +115,7 @@ class ProduceSummary:
             f"outcomes   {self.outcomes_sent:,} sent to {self.outcomes_topic}"
             f" ({positives:,} positive: {self.outcome_kinds['conversion']:,} conversion,"
             f" {self.outcome_kinds['purchase']:,} purchase), {self.outcomes_pending:,} pending",
+            f"engagement {self.engagement_sent:,} events",
             f"delivery   {self.delivered:,} delivered, {self.failed:,} failed"
             f" in {self.elapsed_s:.2f} s",
         ]
@@ -133,6 +135,7 @@ class ProduceSummary:
             "outcomes_positive": self.outcomes_positive,
             "outcome_kinds": dict(self.outcome_kinds),
             "outcomes_pending": self.outcomes_pending,
+            "engagement_sent": self.engagement_sent,
             "handed_over": self.handed_over,
             "delivered": self.delivered,
             "failed": self.failed,

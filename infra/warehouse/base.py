@@ -32,6 +32,7 @@ from infra.warehouse.result import QueryResult
 from schemas.ddl import (
     DATABASE,
     DLQ,
+    ENGAGEMENT,
     LEADS,
     OUTCOMES,
     TABLES,
@@ -42,6 +43,7 @@ from schemas.ddl import (
     quote,
 )
 from schemas.dead_letter import DeadLetter
+from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
 from schemas.outcome import Outcome
 
@@ -85,6 +87,9 @@ class Warehouse(ABC):
 
     def insert_outcomes(self, outcomes: Sequence[Outcome], landed_ms: int) -> None:
         self._insert(OUTCOMES, outcomes, landed_ms)
+
+    def insert_engagement(self, events: Sequence[EngagementEvent], landed_ms: int) -> None:
+        self._insert(ENGAGEMENT, events, landed_ms)
 
     @abstractmethod
     def query(self, sql: str) -> QueryResult: ...
