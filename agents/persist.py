@@ -14,6 +14,7 @@ no current event whose partition could be borrowed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import faust
 
@@ -51,6 +52,26 @@ class WriteBehind:
             else:
                 self.table[key] = value
         return len(keys)
+
+
+def restore_all(behinds: Sequence[WriteBehind]) -> None:
+    """Restore every store that is not yet (cheap once done: call it before each event)."""
+    for behind in behinds:
+        if not behind.restored:
+            behind.restore()
+
+
+def restore_when_recovered(app: faust.App, behinds: Sequence[WriteBehind]) -> None:
+    """Restore the stores as soon as Faust's table recovery completes.
+
+    Faust holds back every event until then, so an agent that also calls `restore_all`
+    before its first event can never see a store that missed its table.
+    """
+
+    @app.task
+    async def restore_recovered_stores() -> None:
+        await app.tables.recovery.completed.wait()
+        restore_all(behinds)
 
 
 def persisted(
