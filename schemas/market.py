@@ -36,7 +36,7 @@ class Buyer(msgspec.Struct, kw_only=True, frozen=True):
     price_min: float = 0.0
     price_max: float = 0.0  # 0 = no upper bound
     property_types: list[str] = []  # empty = any
-    intents: list[str] = ["buy", "sell"]
+    intents: list[str] = msgspec.field(default_factory=lambda: ["buy", "sell"])
     budget_per_lead: float = 0.0  # the most they pay for one lead, USD; 0 = no limit
 
 

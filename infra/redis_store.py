@@ -1,0 +1,276 @@
+"""Rankings in Redis: what the serve agent writes and the API reads.
+
+Key layout (every key starts with ``prefix``; ``{r7}`` is the H3 res-7 cell in its
+standard hex form, e.g. ``872a1072bffffff``):
+
+- ``lead:{lead_id}`` — the lead's public card (`streams.ranking.LeadCard`, JSON). It
+  lives ``card_ttl`` from the lead's *creation* (its event time), so a lead consumed
+  late (a replay, a backlog) expires when it would have; a lead already older than
+  ``card_ttl`` is not ranked at all. No contact details: those are revealed by
+  purchase, not by ranking.
+- ``rank:cell:{r7}`` — ZSET of lead ids by the time-invariant sort key of the score
+  (`streams.ranking.sort_key`); ``rank:buyer:{buyer_id}`` — the same by expected value
+  for that buyer. Each is trimmed to ``ranking_size`` on every write and expires
+  ``card_ttl`` after its last write (a quiet cell empties itself).
+- ``feed:cell:{r7}`` — a Redis Stream of newly ranked leads in the cell (fields
+  ``lead_id`` and ``card``), ``MAXLEN ~ feed_maxlen``, for the live feed.
+- ``seg:{lead_id}`` — the lead's recommender segment, read when buyers interact with it
+  (internal, never served); ``placed:{lead_id}`` — SET of the ranking keys holding the
+  lead, so it can be taken out of all of them; ``gone:{lead_id}`` — a tombstone for a
+  sold lead (value: the reason), so a replayed scored lead is not ranked again.
+
+Writes: `apply(ops)` runs `Placement`s and `Removal`s in order, one Lua script call per
+lead (atomic: a lead is never half-placed), pipelined ``batch_size`` calls a round
+trip. Placing a lead first takes it out of the rankings it was in, so a re-scored lead
+replaces its entries; every op is idempotent, so at-least-once replays are harmless.
+
+Reads (`top_for_buyer`, `top_for_cell`, `card`, `feed_since`; the API builds one with
+``RedisRankings.from_settings(settings, client=app.state.redis)``, no `start()` needed
+to read) return cards with the value *decayed to the read time*
+(`streams.ranking.value_at`); members whose card has expired or gone are skipped.
+
+No I/O in ``__init__``: `start()` connects and loads the scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+
+from infra.settings import Settings
+from streams.decay import decayed
+from streams.ranking import LeadCard, Placement, Removal, value_at
+
+log = logging.getLogger(__name__)
+
+_PLACE = """
+-- KEYS: gone, card, seg, placed, cell rank, feed, buyer ranks...
+-- ARGV: lead_id, card json, segment, lead ttl s, ranking size, feed maxlen, ranking ttl s,
+--       cell key, buyer keys...
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local id, ttl, size, keep = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local before = redis.call('SMEMBERS', KEYS[4])
+for _, key in ipairs(before) do redis.call('ZREM', key, id) end
+redis.call('DEL', KEYS[4])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
+local function rank(key, score)
+  redis.call('ZADD', key, score, id)
+  redis.call('ZREMRANGEBYRANK', key, 0, -(size + 1))
+  redis.call('EXPIRE', key, keep)
+  redis.call('SADD', KEYS[4], key)
+end
+rank(KEYS[5], ARGV[8])
+for i = 7, #KEYS do rank(KEYS[i], ARGV[i + 2]) end
+redis.call('EXPIRE', KEYS[4], ttl)
+if #before == 0 then
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*', 'lead_id', id, 'card', ARGV[2])
+  redis.call('EXPIRE', KEYS[6], keep)
+end
+return 1
+"""
+
+_REMOVE = """
+-- KEYS: gone, card, placed;  ARGV: lead_id, tombstone reason ('' = none), ttl s
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('ZREM', key, ARGV[1]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3])) end
+return 1
+"""
+
+_card_decoder = msgspec.json.Decoder(LeadCard)
+_encode = msgspec.json.Encoder().encode
+
+
+class RankedLead(NamedTuple):
+    card: LeadCard
+    value: float  # the ranking's value (score or expected value), decayed to the read time
+    score_now: float  # the lead's score, decayed to the read time
+
+
+class KeyLayout:
+    """Key names under one prefix (tests and several deployments can share a Redis)."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def card(self, lead_id: str) -> str:
+        return f"{self.prefix}lead:{lead_id}"
+
+    def segment(self, lead_id: str) -> str:
+        return f"{self.prefix}seg:{lead_id}"
+
+    def placed(self, lead_id: str) -> str:
+        return f"{self.prefix}placed:{lead_id}"
+
+    def gone(self, lead_id: str) -> str:
+        return f"{self.prefix}gone:{lead_id}"
+
+    def cell_rank(self, h3_r7: int) -> str:
+        return f"{self.prefix}rank:cell:{h3_r7:x}"
+
+    def buyer_rank(self, buyer_id: str) -> str:
+        return f"{self.prefix}rank:buyer:{buyer_id}"
+
+    def feed(self, h3_r7: int) -> str:
+        return f"{self.prefix}feed:cell:{h3_r7:x}"
+
+
+class RedisRankings:
+    """The serve agent's writer and the API's reader of lead rankings."""
+
+    def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str = "",
+                 card_ttl_hours: float = 72.0, ranking_size: int = 200,
+                 feed_maxlen: int = 1000, half_life_hours: float = 48.0,
+                 batch_size: int = 500, client: aioredis.Redis | None = None) -> None:
+        self.url = url
+        self.keys = KeyLayout(prefix)
+        self.card_ttl_s = max(1, int(card_ttl_hours * 3600))
+        self.ranking_size = ranking_size
+        self.feed_maxlen = feed_maxlen
+        self.half_life_hours = half_life_hours
+        self.batch_size = batch_size
+        self._client = client
+        self._owns_client = client is None
+        self._place_sha = ""
+        self._remove_sha = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: aioredis.Redis | None = None,
+                      prefix: str | None = None) -> RedisRankings:
+        """Configured from settings; the key prefix defaults to the topic prefix."""
+        return cls(settings.redis_url,
+                   prefix=settings.topic_prefix if prefix is None else prefix,
+                   card_ttl_hours=settings.lead_card_ttl_hours,
+                   ranking_size=settings.ranking_size,
+                   half_life_hours=settings.score_half_life_hours, client=client)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise RuntimeError("RedisRankings used before start()")
+        return self._client
+
+    async def start(self) -> None:
+        """Connect (unless given a client) and load the scripts. Idempotent."""
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self.url)
+        await self._load_scripts()
+
+    async def close(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+
+    async def _load_scripts(self) -> None:
+        self._place_sha = await self.client.script_load(_PLACE)
+        self._remove_sha = await self.client.script_load(_REMOVE)
+
+    # Writes
+
+    async def apply(self, ops: Sequence[Placement | Removal], now_ms: int | None = None) -> None:
+        """Run placements and removals in order, `batch_size` to a pipeline; `now_ms`
+        (default: now) dates the placements' remaining lifetime."""
+        if not self._place_sha:
+            await self.start()
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        for start in range(0, len(ops), self.batch_size):
+            chunk = ops[start:start + self.batch_size]
+            try:
+                await self._pipeline(chunk, now)
+            except NoScriptError:
+                # Redis restarted (or SCRIPT FLUSH): reload and redo; every op is idempotent.
+                log.warning("Redis lost the ranking scripts; reloading")
+                await self._load_scripts()
+                await self._pipeline(chunk, now)
+
+    async def _pipeline(self, ops: Sequence[Placement | Removal], now_ms: int) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for op in ops:
+                if isinstance(op, Removal):
+                    self._remove(pipe, op)
+                else:
+                    self._place(pipe, op, now_ms)
+            await pipe.execute()
+
+    def _place(self, pipe: aioredis.client.Pipeline, p: Placement, now_ms: int) -> None:
+        ttl_s = min(self.card_ttl_s, self.card_ttl_s - (now_ms - p.card.created_ms) // 1000)
+        if ttl_s <= 0:
+            return  # older than a card lives: nothing to rank
+        k = self.keys
+        keys = [k.gone(p.lead_id), k.card(p.lead_id), k.segment(p.lead_id), k.placed(p.lead_id),
+                k.cell_rank(p.h3_r7), k.feed(p.h3_r7)]
+        args: list[str | bytes | float | int] = [
+            p.lead_id, _encode(p.card), p.segment, ttl_s, self.ranking_size,
+            self.feed_maxlen, self.card_ttl_s, p.cell_key]
+        for buyer_id, key in p.buyer_keys:
+            keys.append(k.buyer_rank(buyer_id))
+            args.append(key)
+        pipe.evalsha(self._place_sha, len(keys), *keys, *args)
+
+    def _remove(self, pipe: aioredis.client.Pipeline, r: Removal) -> None:
+        k = self.keys
+        pipe.evalsha(self._remove_sha, 3, k.gone(r.lead_id), k.card(r.lead_id),
+                     k.placed(r.lead_id), r.lead_id, r.tombstone, self.card_ttl_s)
+
+    # Reads
+
+    async def segments(self, lead_ids: Sequence[str]) -> dict[str, str]:
+        """The recommender segments of still-known leads (one round trip)."""
+        if not lead_ids:
+            return {}
+        values = await self.client.mget([self.keys.segment(i) for i in lead_ids])
+        return {i: v.decode() for i, v in zip(lead_ids, values, strict=True) if v is not None}
+
+    async def card(self, lead_id: str) -> LeadCard | None:
+        raw = await self.client.get(self.keys.card(lead_id))
+        return None if raw is None else _card_decoder.decode(raw)
+
+    async def feed_since(self, h3_r7: int, after: str = "0-0", count: int = 100
+                         ) -> list[tuple[str, LeadCard]]:
+        """Leads newly ranked in a cell after stream id `after` (exclusive), oldest first:
+        ``(stream id, card)``; pass the last id back to follow the feed."""
+        entries = await self.client.xrange(self.keys.feed(h3_r7), min=f"({after}", count=count)
+        return [(entry_id.decode(), _card_decoder.decode(fields[b"card"]))
+                for entry_id, fields in entries]
+
+    async def top_for_buyer(self, buyer_id: str, n: int, now_ms: int | None = None
+                            ) -> list[RankedLead]:
+        """The buyer's best `n` leads by expected value, decayed to `now_ms` (default: now)."""
+        return await self._top(self.keys.buyer_rank(buyer_id), n, now_ms)
+
+    async def top_for_cell(self, h3_r7: int, n: int, now_ms: int | None = None
+                           ) -> list[RankedLead]:
+        """The cell's best `n` leads by score, decayed to `now_ms` (default: now)."""
+        return await self._top(self.keys.cell_rank(h3_r7), n, now_ms)
+
+    async def _top(self, key: str, n: int, now_ms: int | None) -> list[RankedLead]:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        found: list[RankedLead] = []
+        start, page = 0, max(2 * n, 10)  # over-fetch: some members' cards may have expired
+        while len(found) < n:
+            members = await self.client.zrevrange(key, start, start + page - 1, withscores=True)
+            if not members:
+                break
+            cards = await self.client.mget([self.keys.card(m.decode()) for m, _ in members])
+            for (_, sort_key), raw in zip(members, cards, strict=True):
+                if raw is None:
+                    continue
+                card = _card_decoder.decode(raw)
+                found.append(RankedLead(
+                    card=card,
+                    value=value_at(sort_key, now, self.half_life_hours),
+                    score_now=decayed(card.score, card.created_ms, now, self.half_life_hours),
+                ))
+                if len(found) == n:
+                    break
+            start += page
+        return found
