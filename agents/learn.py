@@ -3,7 +3,8 @@
 `leads.scored` and `leads.outcomes` are both keyed by `lead_id` with the same
 partition count, so a lead's snapshot and its outcome meet in the same worker.
 Either may arrive first; both sides are Faust tables with changelogs, so a
-restart keeps the pending half of every join.
+restart keeps the pending half of every join. Every joined outcome is learned by
+both arms of the scorer (each first predicts it for its progressive metrics).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from infra.metrics import OUTCOMES_LEARNED, OUTCOMES_WAITING
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.outcome import Outcome
-from streams.model import ConversionModel
+from streams.arms import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class _Snapshot(msgspec.Struct, frozen=True):
 _snapshot_decoder = msgspec.json.Decoder(_Snapshot)
 
 
-def register(app: faust.App, topics: Topics, settings: Settings, model: ConversionModel) -> None:
+def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer) -> None:
     features_by_lead = app.Table(
         "features_by_lead",
         key_type=str,  # values: plain JSON in the changelog (a dict of floats)
@@ -48,8 +49,9 @@ def register(app: faust.App, topics: Topics, settings: Settings, model: Conversi
     )
 
     def learn(features: dict[str, float], outcome: Outcome) -> None:
-        model.learn_one(features, outcome.converted)
-        OUTCOMES_LEARNED.labels(model.name).inc()
+        scorer.learn_one(features, outcome.converted)
+        for arm in scorer.arms:
+            OUTCOMES_LEARNED.labels(arm).inc()
 
     @app.agent(topics.scored, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:

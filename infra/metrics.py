@@ -57,3 +57,22 @@ SCHEMA_DRIFT = Counter(
     "Schema drift detected in a source's raw events (sampled profile)",
     ["source", "kind", "field"],
 )
+
+# Champion/challenger scoring (agents/models.py publishes these on a timer).
+MODEL_ONLINE_METRIC = Gauge(
+    "aiq_model_online_metric",
+    "Progressive (predict-then-learn) metric per arm over its recent labels",
+    ["arm", "metric"],
+)
+MODEL_LABELS = Gauge("aiq_model_labels", "Labels the arm's model has learned", ["arm"])
+FEATURE_IMPORTANCE = Gauge(
+    "aiq_feature_importance",
+    "Decayed mean |w·z| contribution of a feature to the arm's log-odds",
+    ["arm", "feature"],
+)
+MODEL_CHANGES = Counter(
+    "aiq_model_changes_total",
+    "Champion changes: promote or rollback, by operator or the auto-promotion rule",
+    ["action", "trigger"],
+)
+MODEL_CHECKPOINTS = Counter("aiq_model_checkpoints_total", "Scorer checkpoints written")

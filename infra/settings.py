@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     model_spec: str = "StandardScaler|LogisticRegression"
     model_seed: int = 42
     # Champion/challenger: a deterministic hash of lead_id sends this share to the challenger.
-    challenger_spec: str = "StandardScaler|LogisticRegression"
+    challenger_spec: str = "StandardScaler|LogisticRegression(optimizer='AdaGrad', lr=0.1)"
     challenger_share: float = 0.1
     # Auto-promotion: the challenger must beat the champion's ROC AUC by this margin
     # over at least this many labels (0 labels = never promote automatically).
