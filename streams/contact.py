@@ -7,7 +7,8 @@ Contract:
   BadEmail or BadPhone.
 - Hot paths avoid `phonenumbers` (~60 µs a call): NANP numbers (+1: US, PR, CA, …)
   in the usual shapes are checked against phonenumbers' own metadata patterns directly,
-  with the same answer (a property test holds the two together).
+  with the same answer (a property test holds the two together). Names are cleaned and
+  split once per distinct raw text (LRU, 32k each): people's names repeat.
 """
 
 from __future__ import annotations
@@ -198,6 +199,20 @@ def clean_name(value: object) -> str:
     """
     if not isinstance(value, str):
         return ""
+    return _clean_name(value) if len(value) <= _CACHED_NAME_CHARS else _clean_text_name(value)
+
+
+# Names repeat (a few thousand cover most people): cached by the raw text, a hit costs
+# ~0.1 µs against ~0.5 µs for cleaning and ~1 µs for splitting. Long junk is not cached.
+_CACHED_NAME_CHARS = 100
+
+
+@lru_cache(maxsize=1 << 15)
+def _clean_name(value: str) -> str:
+    return _clean_text_name(value)
+
+
+def _clean_text_name(value: str) -> str:
     text = " ".join(value.split())
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
@@ -217,7 +232,18 @@ def split_name(value: object) -> tuple[str, str]:
     CJK names written with a space are family-name first; unspaced ones ("李小龍") stay whole
     in `first` because where the family name ends is not knowable from the text.
     """
-    text = clean_name(value)
+    if not isinstance(value, str):
+        return "", ""
+    return _split_name_cached(value) if len(value) <= _CACHED_NAME_CHARS else _split_name(value)
+
+
+@lru_cache(maxsize=1 << 15)
+def _split_name_cached(value: str) -> tuple[str, str]:
+    return _split_name(value)
+
+
+def _split_name(value: str) -> tuple[str, str]:
+    text = _clean_text_name(value)
     if not text:
         return "", ""
     tokens = text.split(" ")

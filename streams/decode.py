@@ -192,6 +192,8 @@ def parse_timestamp(value: object, zone: tzinfo = UTC) -> datetime:
             if zone is UTC:
                 return moment.replace(tzinfo=UTC)
             moment = moment.replace(tzinfo=zone)
+        elif moment.tzinfo is UTC:
+            return moment  # "Z", "+00:00", epochs: most sources; astimezone would copy it
         return moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         # ValueError covers out-of-range fields; OverflowError/OSError come from converting
@@ -207,22 +209,31 @@ def _parse_moment(value: object) -> datetime | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip()
-    if _EPOCH.fullmatch(text) is not None and (len(text) > 8 or not text.isdigit()):
+    if (
+        text[4:5] != "-"  # ISO's "2026-": not a number, and the common case skips the regex
+        and _EPOCH.fullmatch(text) is not None
+        and (len(text) > 8 or not text.isdigit())
+    ):
         # Epoch seconds or milliseconds as text (CRMs send them so). fromisoformat would read
         # many as basic-format ISO: "1778090240138" is 1778-09-02T01:38:00 to it. Eight
         # digits are a basic-format date ("20260501").
         return _from_epoch(float(text))
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        pass
-    upper = text.upper()
-    if upper.endswith(_ZONE_WORDS):  # "2026-05-01 12:00:00 UTC"
+    # fromisoformat only takes text that starts with a four-digit year and ends with a digit
+    # or Z; asking it about anything else costs a raised ValueError (~1.5 µs) for nothing.
+    iso = text[:4].isdigit() and (text[-1:].isdigit() or text[-1:] in "Zz")
+    if iso:
         try:
-            return datetime.fromisoformat(upper.rpartition(" ")[0]).replace(tzinfo=UTC)
+            return datetime.fromisoformat(text)
         except ValueError:
             pass
-    elif upper != text:
+    upper = text.upper()
+    if upper.endswith(_ZONE_WORDS):  # "2026-05-01 12:00:00 UTC"
+        if upper[:4].isdigit():
+            try:
+                return datetime.fromisoformat(upper.rpartition(" ")[0]).replace(tzinfo=UTC)
+            except ValueError:
+                pass
+    elif iso and upper != text:
         try:
             return datetime.fromisoformat(upper)  # "2026-05-01t12:00:00z"
         except ValueError:

@@ -11,7 +11,7 @@ tests): `contact|cell → "lead_id@event_ms"` for originals only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from functools import lru_cache
 
 import h3.api.basic_int as h3
@@ -21,17 +21,17 @@ from schemas.lead import Lead
 NOWHERE = 0  # the "cell" of unlocated leads
 
 
-def _contacts(lead: Lead) -> Iterator[str]:
-    if lead.email:
-        yield f"e:{lead.email}"
-    if lead.phone:
-        yield f"p:{lead.phone}"
-
-
 @lru_cache(maxsize=1 << 16)
-def _area(cell_r8: int) -> tuple[int, ...]:
-    # grid_disk costs ~20 µs; leads cluster in metros, so the same cells come back.
-    return tuple(h3.grid_disk(cell_r8, 1)) if cell_r8 else (NOWHERE,)
+def _area_suffixes(cell_r8: int) -> tuple[str, ...]:
+    """``|cell`` key suffixes of the cell and its ring-1 neighbours, the cell itself first.
+
+    grid_disk and formatting seven integers cost more than the lookups they serve; leads
+    cluster in metros, so the same cells come back.
+    """
+    if not cell_r8:
+        return (f"|{NOWHERE}",)
+    ring = h3.grid_disk(cell_r8, 1)
+    return (f"|{cell_r8}", *(f"|{cell}" for cell in ring if cell != cell_r8))
 
 
 def find_original(
@@ -41,10 +41,20 @@ def find_original(
 
     A replay of the original itself is not a duplicate of itself.
     """
-    contacts = list(_contacts(lead))
+    email, phone = lead.email, lead.phone
+    if email and phone:
+        contacts: tuple[str, ...] = ("e:" + email, "p:" + phone)
+    elif email:
+        contacts = ("e:" + email,)
+    elif phone:
+        contacts = ("p:" + phone,)
+    else:
+        return None
+    suffixes = _area_suffixes(cell_r8)
+    get = state.get
     for contact in contacts:
-        for cell in _area(cell_r8):
-            entry = state.get(f"{contact}|{cell}")
+        for suffix in suffixes:
+            entry = get(contact + suffix)
             if entry is None:
                 continue
             original, _, seen_ms = entry.partition("@")
@@ -53,12 +63,17 @@ def find_original(
             # Either order: partitions interleave, so a later-dated lead may arrive first.
             if abs(event_ms - int(seen_ms)) <= window_ms:
                 return original
+    remembered = f"{lead.lead_id}@{event_ms}"
     for contact in contacts:
-        state[f"{contact}|{cell_r8 or NOWHERE}"] = f"{lead.lead_id}@{event_ms}"
+        state[contact + suffixes[0]] = remembered
     return None
 
 
-def expired_keys(state: MutableMapping[str, str], now_ms: int, window_ms: int) -> list[str]:
+def is_expired(entry: str, now_ms: int, window_ms: int) -> bool:
+    """Whether a stored original (`lead_id@event_ms`) is older than the window at `now_ms`."""
+    return now_ms - int(entry.rpartition("@")[2]) > window_ms
+
+
+def expired_keys(state: Mapping[str, str], now_ms: int, window_ms: int) -> list[str]:
     """Keys whose original is older than the window: safe to forget."""
-    return [key for key, entry in state.items()
-            if now_ms - int(entry.rpartition("@")[2]) > window_ms]
+    return [key for key, entry in state.items() if is_expired(entry, now_ms, window_ms)]

@@ -22,17 +22,22 @@ Contract:
 * Bot timing: two or more identities (email/phone) from one IP within a second.
   A double-click re-post is one identity, so it is not a bot.
 * The first event of a burst looks like any lead when it arrives. When a velocity
-  or timing rule fires, ``implicated`` names the earlier leads of the same burst
-  (by ``lead_id``, each at most once a key) that were not quarantined: the agent
-  can pull them before they are sold. Acting on it twice is harmless.
+  or timing rule fires on a burst of at least ``pull_from`` areas (identities, for
+  bot timing), ``implicated`` names the earlier leads of the same burst (by
+  ``lead_id``, each at most once a key) that were not quarantined: the agent
+  can pull them before they are sold (`streams.pullback`). Acting on it twice is
+  harmless. Such verdicts also wait in `take_implicating()` (the last
+  ``PENDING_VERDICTS``), so a caller that only sees the scored lead can still act.
 """
 
 from __future__ import annotations
 
 import pickle
 import zlib
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import NamedTuple
 
 import h3.api.basic_int as h3
@@ -65,6 +70,9 @@ RULE_WEIGHTS: dict[str, float] = {
 ANOMALY_WEIGHT = 0.35  # at most; below the threshold, so never a quarantine on its own
 ANOMALY_REASON_AT = 0.5  # calibrated anomaly from which "anomaly" is listed as a reason
 REASON_CODES: tuple[str, ...] = (*RULE_WEIGHTS, "anomaly")
+#: Rules that judge a burst of leads rather than one: the ones that implicate earlier leads.
+BURST_REASONS = frozenset({"velocity_email", "velocity_phone", "velocity_ip", "bot_timing"})
+PENDING_VERDICTS = 1024  # implicating verdicts kept for `take_implicating` (bounded if untaken)
 
 _AREA_RES = 4
 # (event ms, h3 res-7 cell or 0, identity crc32, lead_id, quarantined or implicated)
@@ -94,6 +102,10 @@ class VelocityLimits:
     bot_identities: int = 2  # a second identity from one IP within a second
     max_keys: int = 100_000  # per generation and key kind (~40 MB each at most)
     max_entries: int = 8  # per key
+    # Earlier leads are pulled back from a burst of three: a pair may be two people (one
+    # name and mailbox in two cities, a couple posting from one IP) and its second lead
+    # is quarantined anyway; a third makes it a pattern, and every burst drawn is 3+.
+    pull_from: int = 3
 
 
 class RecentEvents:
@@ -136,7 +148,10 @@ class RecentEvents:
                 generation[key] = [(*e[:4], True) if e[3] in lead_ids else e for e in entries]
 
 
+@lru_cache(maxsize=1 << 16)
 def _area(r7: int) -> int:
+    # Entries keep their res-7 cell and are judged again with every lead of the key: the
+    # parent lookup is cached (leads cluster in metros, so the same cells come back).
     return h3.cell_to_parent(r7, _AREA_RES) if r7 else 0
 
 
@@ -145,10 +160,16 @@ def _same_area(a: int, b: int) -> bool:
 
 
 def distinct_areas(cells: list[int]) -> int:
-    """How many separate areas res-7 cells fall in (0, unlocated, is an area of its own)."""
+    """How many separate areas res-7 cells fall in (0, unlocated, is an area of its own).
+
+    Greedy, in the order given: a cell whose area is the same as, or next to, one already
+    counted is not a new one.
+    """
     seen: list[int] = []
     for cell in cells:
         area = _area(cell)
+        if area in seen:  # the common case (a re-send, a household): no neighbour checks
+            continue
         if not any(_same_area(area, other) for other in seen):
             seen.append(area)
     return len(seen)
@@ -201,6 +222,7 @@ class FraudScreen:
         self._by_ip = RecentEvents(2 * lim.ip_window_ms, lim.max_keys, lim.max_entries)
         self.n_screened = 0
         self.n_quarantined = 0
+        self._implicating: deque[FraudVerdict] = deque(maxlen=PENDING_VERDICTS)
         fraud_rules.warm()  # the area-code table, now rather than on the first lead
 
     def screen_one(self, lead: Lead, h3_r7: int, now_ms: int) -> FraudVerdict:
@@ -231,26 +253,36 @@ class FraudScreen:
         implicated: dict[str, set[str]] = {}  # key kind → earlier leads of a burst
         if email_key is not None:
             email_seen = self._by_email.within(email_key, t_ms, lim.contact_window_ms)
-            if email_seen and _areas(h3_r7, email_seen) >= lim.contact_areas:
+            areas = _areas(h3_r7, email_seen) if email_seen else 0
+            if areas >= lim.contact_areas:
                 fired.append("velocity_email")
-                implicated["email"] = {e[3] for e in email_seen if not e[4]}
+                if areas >= lim.pull_from:
+                    implicated["email"] = {e[3] for e in email_seen if not e[4]}
         if phone:
             phone_seen = self._by_phone.within(phone, t_ms, lim.contact_window_ms)
-            if phone_seen and _areas(h3_r7, phone_seen) >= lim.contact_areas:
+            areas = _areas(h3_r7, phone_seen) if phone_seen else 0
+            if areas >= lim.contact_areas:
                 fired.append("velocity_phone")
-                implicated["phone"] = {e[3] for e in phone_seen if not e[4]}
+                if areas >= lim.pull_from:
+                    implicated["phone"] = {e[3] for e in phone_seen if not e[4]}
         identity = zlib.crc32((email_key or phone or lead.lead_id).encode())
         if ip:
             ip_seen = self._by_ip.within(ip, t_ms, lim.ip_window_ms)
             if ip_seen:
-                if len(ip_seen) + 1 >= lim.ip_areas and _areas(h3_r7, ip_seen) >= lim.ip_areas:
+                areas = _areas(h3_r7, ip_seen) if len(ip_seen) + 1 >= lim.ip_areas else 0
+                if areas >= lim.ip_areas:
                     fired.append("velocity_ip")
-                    implicated["ip"] = {e[3] for e in ip_seen if not e[4]}
+                    if areas >= lim.pull_from:
+                        implicated["ip"] = {e[3] for e in ip_seen if not e[4]}
                 bot = lim.bot_window_ms
                 timed = [e for e in ip_seen if -bot <= e[0] - t_ms <= bot and e[2] != identity]
-                if len({e[2] for e in timed}) + 1 >= lim.bot_identities:
+                identities = len({e[2] for e in timed}) + 1
+                if identities >= lim.bot_identities:
                     fired.append("bot_timing")
-                    implicated.setdefault("ip", set()).update(e[3] for e in timed if not e[4])
+                    if identities >= lim.pull_from:
+                        implicated.setdefault("ip", set()).update(
+                            e[3] for e in timed if not e[4]
+                        )
 
         lag_s = lead.received_time.timestamp() - t_ms / 1000
         x = fraud_features(lead, len(email_seen), len(phone_seen), len(ip_seen), lag_s)
@@ -286,7 +318,18 @@ class FraudScreen:
                     self._by_ip.flag(ip, lead_ids)
                 pulled |= lead_ids
         self._remember(lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, quarantined), now_ms)
-        return FraudVerdict(score, tuple(fired), quarantined, tuple(sorted(pulled)))
+        verdict = FraudVerdict(score, tuple(fired), quarantined, tuple(sorted(pulled)))
+        if pulled:
+            self._implicating.append(verdict)
+        return verdict
+
+    def take_implicating(self) -> list[FraudVerdict]:
+        """The verdicts that implicated earlier leads since the last call (oldest first)."""
+        if not self._implicating:
+            return []
+        verdicts = list(self._implicating)
+        self._implicating.clear()
+        return verdicts
 
     def _remember(self, lead: Lead, email_key: str | None, entry: Entry, now_ms: int) -> None:
         if email_key is not None:
@@ -299,6 +342,17 @@ class FraudScreen:
     def state_size(self) -> dict[str, int]:
         """Keys held per kind (each at most 2 * max_keys)."""
         return {"email": len(self._by_email), "phone": len(self._by_phone), "ip": len(self._by_ip)}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Checkpoints from before `take_implicating` have no queue: start an empty one; and
+        # their limits lack the fields added since (a slotted dataclass leaves them unset).
+        state.setdefault("_implicating", deque(maxlen=PENDING_VERDICTS))
+        limits = state.get("limits")
+        if isinstance(limits, VelocityLimits):
+            given = {f.name: getattr(limits, f.name) for f in fields(limits)
+                     if hasattr(limits, f.name)}
+            state["limits"] = VelocityLimits(**given)
+        self.__dict__.update(state)
 
     def dumps(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)

@@ -101,15 +101,10 @@ def _row(raw: bytes, spec: PartnerSpec) -> list[str]:
         text = text[:-2] if text.endswith("\r\n") else text[:-1]
     if not text.strip():
         raise BadShape("an empty message: expected one CSV row")
-    try:
-        rows = list(
-            csv.reader((text,), delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True)
-        )
-    except csv.Error as exc:  # several rows, an unterminated quote, junk after a quote
-        raise BadShape(f"not one well-formed CSV row: {exc}") from None
-    if len(rows) != 1:  # one non-empty line is one record or a csv.Error; stay total
-        raise BadShape(f"{len(rows)} CSV rows in one message: send one row a message")
-    row = rows[0]
+    if spec.quotechar in text or not _PLAIN_ROW.isdisjoint(text):
+        row = _csv_row(text, spec)
+    else:
+        row = text.split(spec.delimiter)  # no quotes, no line breaks: what csv would make of it
     if len(row) != len(spec.columns):
         raise BadShape(
             f"{len(row)} fields; partner {spec.partner_id!r} sends {len(spec.columns)}"
@@ -118,6 +113,21 @@ def _row(raw: bytes, spec: PartnerSpec) -> list[str]:
     if row[0] == spec.columns[0] and tuple(row) == spec.columns:
         raise BadShape(f"the header row of partner {spec.partner_id!r}, not a lead")
     return row
+
+
+_PLAIN_ROW = frozenset("\r\n\0")  # characters only the csv module may judge
+
+
+def _csv_row(text: str, spec: PartnerSpec) -> list[str]:
+    try:
+        rows = list(
+            csv.reader((text,), delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True)
+        )
+    except csv.Error as exc:  # several rows, an unterminated quote, junk after a quote
+        raise BadShape(f"not one well-formed CSV row: {exc}") from None
+    if len(rows) != 1:  # one non-empty line is one record or a csv.Error; stay total
+        raise BadShape(f"{len(rows)} CSV rows in one message: send one row a message")
+    return rows[0]
 
 
 def _answers(row: list[str], spec: PartnerSpec) -> dict[str, str]:

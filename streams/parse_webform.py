@@ -309,9 +309,15 @@ def _answers(
                 _field_keys[name] = key
         if key is None or key in answers:
             continue
-        if type(value) is list:  # a checkbox group: its first ticked answer
+        kind = type(value)
+        if kind is str:  # most answers: `_answered` inline
+            if not value or value.isspace():
+                continue
+        elif kind is list:  # a checkbox group: its first ticked answer
             value = next((v for v in value if _answered(v)), None)
-        if not _answered(value):
+            if value is None:
+                continue
+        elif kind not in _NUMBERS:  # a ticked box counts; objects and null do not
             continue
         if key == "intent":
             intents.append((name, value))
