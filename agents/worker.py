@@ -1,4 +1,4 @@
-"""Assemble one worker process: app, topics, agents, warehouse, model and web views."""
+"""Assemble one worker process: app, topics, agents, warehouse, scorer and web views."""
 
 from __future__ import annotations
 
@@ -12,18 +12,23 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents import drift, ingest, land, learn
+from agents import behaviour, drift, ingest, land, learn, market, models, serve
 from agents.app import build_app
 from agents.land import WarehouseGate
+from agents.persist import restore_when_recovered
 from agents.topics import Topics, declare_topics
 from infra.kafka_admin import ensure_topics
+from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
 from streams import partners
+from streams.arms import Scorer
+from streams.behaviour import BehaviourBook
 from streams.fraud import FraudScreen
-from streams.model import ConversionModel
 from streams.parse import warm as warm_parsers
+from streams.ranking import BuyerIndex, load_buyers
+from streams.reco import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +42,12 @@ _METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 class Worker:
     app: faust.App
     topics: Topics
-    model: ConversionModel
+    scorer: Scorer
     gate: WarehouseGate
 
 
 def _checkpoint_path(settings: Settings, name: str) -> Path:
     return settings.state_dir / "models" / f"{settings.topic_prefix}{name}.pkl"
-
-
-def load_model(settings: Settings) -> ConversionModel:
-    """The last checkpoint if there is one for the configured spec, else a fresh model."""
-    model = ConversionModel(spec=settings.model_spec, seed=settings.model_seed)
-    restored = _load(settings, model.name, ConversionModel.loads)
-    if restored is not None and restored.spec == model.spec:
-        log.info("restored model %s", restored.version)
-        return restored
-    return model
 
 
 def load_screen(settings: Settings) -> FraudScreen:
@@ -87,18 +82,32 @@ def build_worker(settings: Settings) -> Worker:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     topics = declare_topics(app, settings)
-    model = load_model(settings)
+    scorer = models.load_scorer(settings)
     screen = load_screen(settings)
     gate = WarehouseGate(open_warehouse(settings))
 
-    ingest.register(app, topics, settings, model, screen)
+    recommender = (_load(settings, serve.RECO_CHECKPOINT, Recommender.loads)
+                   or Recommender(seed=settings.model_seed))
+
+    # Feature stores live in memory, written behind into changelogged tables.
+    book = BehaviourBook(session_gap_minutes=settings.session_gap_minutes)
+    market_stores = market.build_market_stores(settings)
+    behinds = [behaviour.register(app, topics, settings, book),
+               *market.register(app, topics, settings, market_stores)]
+    restore_when_recovered(app, behinds)
+
+    ingest.register(app, topics, settings, scorer, screen,
+                    stores=(book, market_stores), behinds=behinds)
     land.register(app, topics, settings, gate)
-    learn.register(app, topics, settings, model)
+    learn.register(app, topics, settings, scorer)
     drift.register(app, topics, settings)
+    models.register(app, settings, scorer)  # its own checkpoints, promotion rule, /models
+    serve.register(app, topics, settings, RedisRankings.from_settings(settings),
+                   BuyerIndex(load_buyers(settings.buyers_file)), recommender)
 
     def checkpoint() -> None:
-        save_checkpoint(settings, model.name, model.dumps())
         save_checkpoint(settings, SCREEN_CHECKPOINT, screen.dumps())
+        save_checkpoint(settings, serve.RECO_CHECKPOINT, recommender.dumps())
 
     @app.on_before_shutdown.connect
     def stop(app: faust.App, **_: object) -> None:
@@ -117,7 +126,7 @@ def build_worker(settings: Settings) -> Worker:
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", "model": model.version})
+            return self.json({"status": "ok", "model": scorer.champion.model.version})
 
     @app.page("/warehouse/sql")
     class WarehouseSql(View):
@@ -131,7 +140,7 @@ def build_worker(settings: Settings) -> Worker:
                 return self.json({"error": str(exc)}, status=400)
             return self.json(result_to_json(result))
 
-    return Worker(app=app, topics=topics, model=model, gate=gate)
+    return Worker(app=app, topics=topics, scorer=scorer, gate=gate)
 
 
 def run_worker(settings: Settings) -> None:

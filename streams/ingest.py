@@ -3,27 +3,30 @@
 parse → validate → enrich (H3) → dedupe → fraud screen → features → score, in one
 call, so a lead pays no Kafka hop between stages (DESIGN decision 2). Every
 failure is a `LeadRejected` with a reason code; the agent turns it into a dead
-letter. State is passed in explicitly: the model, the fraud screen and the
-dedupe mapping (a Faust table in the worker).
+letter. State is passed in explicitly: the scorer (champion/challenger models),
+the fraud screen and the dedupe mapping (a Faust table in the worker). The
+scorer's serving arm predicts once and explains from the same transform; the
+lead carries its score, arm, model version, reason codes and feature snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import msgspec
 
 from schemas.lead import ScoredLead
+from streams.arms import Scorer
 from streams.decode import NO_HEADERS
 from streams.dedupe import find_original
 from streams.enrich import enrich
 from streams.features import lead_features
 from streams.fraud import FraudScreen
-from streams.model import ConversionModel
 from streams.normalize import normalize_ip
 from streams.parse import parse
+from streams.stores import LeadFeatureStore
 from streams.validate import validate
 
 #: Set by HTTP ingest: the submitter's address, for sources whose payload has none.
@@ -42,9 +45,11 @@ class IngestLimits:
 class IngestState:
     """Everything the ingest stage remembers between leads."""
 
-    model: ConversionModel
+    scorer: Scorer
     screen: FraudScreen
     first_lead_by_contact: MutableMapping[str, str]
+    # Stateful features (behaviour, density, market, …): read before the lead is counted.
+    stores: Sequence[LeadFeatureStore] = ()
 
 
 def ingest_one(
@@ -71,14 +76,22 @@ def ingest_one(
     )
     verdict = state.screen.screen_one(lead, cells.r7, received_ms)
     features = lead_features(lead)
-    model = state.model
+    for store in state.stores:
+        features.update(store.features(lead, cells, received_ms))
+    # Fakes and repeats must not shape what real leads are compared with.
+    if duplicate_of is None and not verdict.quarantined:
+        for store in state.stores:
+            store.observe(lead, cells, received_ms)
+    scored = state.scorer.score_one(lead.lead_id, features)
     return ScoredLead(
         **msgspec.structs.asdict(lead),
         h3_r7=cells.r7,
         h3_r8=cells.r8,
         h3_r9=cells.r9,
-        score=model.score_one(features),
-        model_version=model.version,
+        score=scored.score,
+        model_version=scored.model_version,
+        arm=scored.arm,
+        reasons=scored.reasons,
         features=features,
         produced_ms=produced_ms,
         scored_ms=received_ms,
