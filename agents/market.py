@@ -45,15 +45,6 @@ _office_decoder = msgspec.json.Decoder(CompetitorOffice)
 _interaction_decoder = msgspec.json.Decoder(BuyerInteraction)
 
 
-def build_market_stores(settings: Settings) -> MarketStores:
-    """Empty stores sized by the settings (`register` seeds the competitor offices)."""
-    return MarketStores.create(
-        density_window_hours=settings.density_window_hours,
-        competitor_radius_km=settings.competitor_radius_km,
-        market_half_life_hours=settings.market_half_life_hours,
-    )
-
-
 def _origin(message: faust.types.Message) -> str:
     return f"{message.topic}[{message.partition}]@{message.offset}"
 

@@ -24,7 +24,8 @@ from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
 from streams import partners
 from streams.arms import Scorer
-from streams.behaviour import BehaviourBook
+from streams.competitors import load_competitors
+from streams.feature_stores import FeatureStores, feature_stores
 from streams.fraud import FraudScreen
 from streams.parse import warm as warm_parsers
 from streams.ranking import BuyerIndex, load_buyers
@@ -78,6 +79,18 @@ def save_checkpoint(settings: Settings, name: str, blob: bytes) -> None:
     tmp.replace(path)  # atomic: a crash mid-write never leaves a torn checkpoint
 
 
+def feature_stores_for(settings: Settings, *, seeded: bool = False) -> FeatureStores:
+    """Empty feature stores sized by the settings; `seeded` adds the competitor offices
+    now (the worker's `market.register` seeds them itself, under the topic's updates)."""
+    return feature_stores(
+        session_gap_minutes=settings.session_gap_minutes,
+        density_window_hours=settings.density_window_hours,
+        competitor_radius_km=settings.competitor_radius_km,
+        market_half_life_hours=settings.market_half_life_hours,
+        offices=load_competitors(settings.competitors_file) if seeded else None,
+    )
+
+
 def build_worker(settings: Settings) -> Worker:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
@@ -90,14 +103,12 @@ def build_worker(settings: Settings) -> Worker:
                    or Recommender(seed=settings.model_seed))
 
     # Feature stores live in memory, written behind into changelogged tables.
-    book = BehaviourBook(session_gap_minutes=settings.session_gap_minutes)
-    market_stores = market.build_market_stores(settings)
-    behinds = [behaviour.register(app, topics, settings, book),
-               *market.register(app, topics, settings, market_stores)]
+    stores = feature_stores_for(settings)
+    behinds = [behaviour.register(app, topics, settings, stores.behaviour),
+               *market.register(app, topics, settings, stores.market)]
     restore_when_recovered(app, behinds)
 
-    ingest.register(app, topics, settings, scorer, screen,
-                    stores=(book, market_stores), behinds=behinds)
+    ingest.register(app, topics, settings, scorer, screen, stores=stores.all, behinds=behinds)
     land.register(app, topics, settings, gate)
     learn.register(app, topics, settings, scorer)
     drift.register(app, topics, settings)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,12 +34,15 @@ from typing import Any, NamedTuple
 from river import stream
 
 from streams.arms import METRICS_WINDOW, Scorer
+from streams.competitors import load_competitors
 from streams.errors import LeadRejected
+from streams.feature_stores import FeatureStores, feature_stores
 from streams.fraud import FraudScreen
 from streams.ground_truth import oracle_auc
 from streams.ingest import IngestLimits, IngestState, ingest_one
 from streams.model import Features
 from streams.traffic import SOURCE_WEIGHTS, TrafficGenerator
+from streams.traffic_engagement import ENGAGEMENT_SEED_SALT, engagement_for
 
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f", ""})
@@ -112,12 +116,15 @@ def scored_traffic(
     sources: Sequence[str] = tuple(SOURCE_WEIGHTS),  # all five
     start: datetime | None = None,
     seconds_per_lead: float = 30.0,
+    stores: FeatureStores | None = None,
 ) -> Iterator[Labelled]:
     """`count` generated leads scored by `ingest_one`, with the generator's outcomes.
 
     The clock moves `seconds_per_lead` a lead from `start` (default: now less the span),
     so hours of day vary as in live traffic (the truth has an hour term) and windows such
-    as dedupe and fraud velocity see realistic gaps.
+    as dedupe and fraud velocity see realistic gaps. Features come from the worker's
+    stores (`stores`, default: fresh ones with the bundled competitor offices), fed with
+    each person's synthetic engagement.
     """
     span = timedelta(seconds=seconds_per_lead * count)
     first = start or datetime.now(UTC) - span
@@ -127,13 +134,20 @@ def scored_traffic(
         return now
 
     generator = TrafficGenerator(sources, seed=seed, malformed_share=0.0, clock=clock)
-    state = IngestState(scorer=scorer, screen=FraudScreen(seed=seed), first_lead_by_contact={})
+    stores = stores or feature_stores(offices=load_competitors(None))
+    state = IngestState(scorer=scorer, screen=FraudScreen(seed=seed), first_lead_by_contact={},
+                        stores=stores.all)
+    engagement_rng = random.Random(seed ^ ENGAGEMENT_SEED_SALT)
     limits = IngestLimits()
     step = timedelta(seconds=seconds_per_lead)
     labelled = 0
     while labelled < count:
         now += step
         event = generator.next_event()
+        # The person's engagement first, as `aiqleads produce` sends it (the book only
+        # counts what happened before the lead's arrival).
+        for engagement in engagement_for(event, engagement_rng):
+            stores.behaviour.observe_event(engagement)
         try:
             lead = ingest_one(event.source, event.value, received=now, produced_ms=0,
                               limits=limits, state=state, headers=event.headers)

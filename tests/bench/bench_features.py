@@ -27,6 +27,7 @@ from streams.behaviour import BehaviourBook
 from streams.competitors import load_competitors
 from streams.enrich import H3Cells, enrich
 from streams.errors import LeadRejected
+from streams.feature_stores import FeatureStores
 from streams.features import lead_features
 from streams.ingest import IngestLimits
 from streams.market_stores import MarketStores
@@ -64,13 +65,12 @@ def run() -> dict[str, float]:
     now = datetime.now(UTC)
     now_ms = int(now.timestamp() * 1000)
     leads, book = _leads(WARM + MEASURED, now)
-    market = MarketStores.create(
+    stores = FeatureStores(behaviour=book, market=MarketStores.create(
         density_window_hours=settings.density_window_hours,
         competitor_radius_km=settings.competitor_radius_km,
         market_half_life_hours=settings.market_half_life_hours,
         offices=load_competitors(settings.competitors_file),
-    )
-    stores = (book, market)
+    )).all
     scorer = fresh_scorer(settings)
     labels = random.Random(5)
     clock = time.perf_counter_ns
