@@ -28,13 +28,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from river import base, metrics, utils
 
+from streams.checkpoint import Pickled
 from streams.explain import Importance
 from streams.model import ConversionModel, Features
 
@@ -187,7 +187,7 @@ class Arm:
         }
 
 
-class Scorer:
+class Scorer(Pickled):
     """Champion (and optional challenger) behind one `score_one` / `learn_one` contract."""
 
     def __init__(
@@ -357,13 +357,3 @@ class Scorer:
             "arms": {name: arm.status() for name, arm in self.arms.items()},
             "history": list(self.history),
         }
-
-    def dumps(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def loads(blob: bytes) -> Scorer:
-        scorer = pickle.loads(blob)
-        if not isinstance(scorer, Scorer):
-            raise TypeError(f"not a Scorer checkpoint: {type(scorer).__name__}")
-        return scorer

@@ -32,7 +32,6 @@ Contract:
 
 from __future__ import annotations
 
-import pickle
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ import h3.api.basic_int as h3
 
 from schemas.lead import Lead
 from streams import fraud_rules
+from streams.checkpoint import Pickled
 from streams.fraud_model import AnomalyScorer, fraud_features
 from streams.fraud_rules import (
     canonical_email,
@@ -191,7 +191,7 @@ def noisy_or(weights: list[float]) -> float:
     return 1.0 - keep
 
 
-class FraudScreen:
+class FraudScreen(Pickled):
     """Scores leads for fraud one at a time; holds the velocity state and the anomaly model."""
 
     def __init__(
@@ -353,16 +353,6 @@ class FraudScreen:
                      if hasattr(limits, f.name)}
             state["limits"] = VelocityLimits(**given)
         self.__dict__.update(state)
-
-    def dumps(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def loads(blob: bytes) -> FraudScreen:
-        screen = pickle.loads(blob)
-        if not isinstance(screen, FraudScreen):
-            raise TypeError(f"not a FraudScreen checkpoint: {type(screen).__name__}")
-        return screen
 
 
 _REASON_ORDER = {code: i for i, code in enumerate(REASON_CODES)}

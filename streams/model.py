@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from river import base, compose, linear_model, naive_bayes, optim, preprocessing, tree
 
+from streams.checkpoint import Pickled
 from streams.explain import Contributions, LinearExplainer, top_reasons
 
 Features = dict[str, float]
@@ -96,7 +96,7 @@ def build_pipeline(spec: str, seed: int = 42) -> base.Estimator:
 
 
 @dataclass
-class ConversionModel:
+class ConversionModel(Pickled):
     """A binary conversion-probability model that learns one outcome at a time."""
 
     spec: str = "StandardScaler|LogisticRegression"
@@ -155,13 +155,3 @@ class ConversionModel:
         # River's transformers return new dicts and keep their own statistics: `x` stays as is.
         self.pipeline.learn_one(x, converted)
         self.n_learned += 1
-
-    def dumps(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def loads(blob: bytes) -> ConversionModel:
-        model = pickle.loads(blob)
-        if not isinstance(model, ConversionModel):
-            raise TypeError(f"not a ConversionModel checkpoint: {type(model).__name__}")
-        return model

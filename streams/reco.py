@@ -27,13 +27,13 @@ Contract:
 from __future__ import annotations
 
 import math
-import pickle
 from typing import Final
 
 import h3.api.basic_int as h3
 from river import optim, reco
 
 from schemas.lead import ScoredLead
+from streams.checkpoint import Pickled
 from streams.ground_truth import RENT_TO_PRICE
 
 SEGMENT_RES = 6
@@ -85,7 +85,7 @@ def style_of(segment_id: str) -> str:
     return "s:" + segment_id.partition(":")[2]
 
 
-class Recommender:
+class Recommender(Pickled):
     """Buyer-segment affinities learned online from buyer interactions."""
 
     def __init__(self, n_factors: int = 8, seed: int = 42, warmup: int = 50,
@@ -135,13 +135,3 @@ class Recommender:
             return 1.0
         relative = broad if local is None else local if broad is None else (local + broad) / 2
         return 1.0 + AFFINITY_SPAN * math.tanh(relative / AFFINITY_SCALE)
-
-    def dumps(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
-
-    @staticmethod
-    def loads(blob: bytes) -> Recommender:
-        model = pickle.loads(blob)
-        if not isinstance(model, Recommender):
-            raise TypeError(f"not a Recommender checkpoint: {type(model).__name__}")
-        return model
