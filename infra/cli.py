@@ -137,6 +137,25 @@ def produce(
 
 
 @main.command()
+@click.option("--seed", default=1, show_default=True, help="Buyers' behaviour and hidden tastes.")
+@click.option("--speedup", default=60.0, show_default=True,
+              help="Simulated time runs this much faster (60: a 10-minute hold takes 10 s).")
+@click.option("--from-start", is_flag=True, help="Also act on leads scored before the start.")
+def buyers(seed: int, speedup: float, from_start: bool) -> None:
+    """Simulated buyers view, hold and buy scored leads (into buyer.interactions)."""
+    from infra.buyers import run_buyers
+    from infra.kafka_admin import KafkaUnavailable
+
+    if speedup <= 0:
+        raise click.BadParameter("must be positive", param_hint="--speedup")
+    try:
+        summary = run_buyers(_settings(), seed=seed, speedup=speedup, from_start=from_start)
+    except KafkaUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(summary.render())
+
+
+@main.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "tsv", "json"]), default="table")
 def sql(query: str, fmt: str) -> None:

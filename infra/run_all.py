@@ -73,16 +73,21 @@ def run_all(settings: Settings, *, rate: float, traffic: bool) -> None:
         if not _wait_http(f"{api_url}/healthz", 30, api):
             raise click.ClickException(f"API did not start; see {logs / 'api.log'}")
         if traffic:
+            seed = str(int(time.time()))
+            # Buyers first: they start at the latest offset and would miss the first leads.
+            procs.append(("buyers", _spawn(["buyers", "--seed", seed], logs / "buyers.log")))
             args = ["produce", "--rate", str(rate), "--count", str(10**9), "--fraud", "0.03",
-                    "--duplicates", "0.03", "--seed",
-                    str(int(time.time()))]
+                    "--duplicates", "0.03", "--seed", seed]
             procs.append(("traffic", _spawn(args, logs / "traffic.log")))
+        demo = (f"  demo traffic    {rate:g} leads/s, and simulated buyers acting on them at "
+                "60x speed (traffic.log, buyers.log)\n" if traffic else "")
         click.echo(
             "\nAIQLeads Stream is running.\n"
             f"  API docs        {api_url}/docs\n"
             f"  API metrics     {api_url}/metrics\n"
             f"  worker metrics  {worker_url}/metrics\n"
             f"  logs            {logs}/\n"
+            f"{demo}"
             '  query           .venv/bin/aiqleads sql "SELECT source, count(), avg(score) '
             'FROM leads FINAL GROUP BY source"\n'
             "Ctrl-C stops everything.\n"

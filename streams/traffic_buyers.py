@@ -57,9 +57,14 @@ def taste(buyer_id: str, seed: int) -> str:
 
 
 def simulate_interactions(leads: Iterable[tuple[ScoredLead, float]], index: BuyerIndex, *,
-                          seed: int, behaviour: Behaviour = Behaviour()) -> list[BuyerInteraction]:
-    """Interactions of the index's buyers with `leads` (each with its true p), in time order."""
-    rng = random.Random(seed)
+                          seed: int, behaviour: Behaviour = Behaviour(),
+                          rng: random.Random | None = None) -> list[BuyerInteraction]:
+    """Interactions of the index's buyers with `leads` (each with its true p), in time order.
+
+    `seed` fixes the buyers' hidden tastes; `rng` (default: seeded by `seed`) throws the
+    dice, so a caller simulating batch after batch passes one rng for the whole run.
+    """
+    rng = rng or random.Random(seed)
     b = behaviour
     out: list[BuyerInteraction] = []
     for lead, p in leads:
