@@ -139,6 +139,15 @@ def build_worker(settings: Settings) -> Worker:
         async def get(self, request: Request) -> Response:
             return self.json({"status": "ok", "model": scorer.champion.model.version})
 
+    @app.page("/readyz")
+    class Ready(View):
+        """200 once table recovery completed and the streams sought their committed offsets."""
+
+        async def get(self, request: Request) -> Response:
+            if app.tables.recovery.completed.is_set():
+                return self.json({"status": "ready"})
+            return self.json({"status": "recovering"}, status=503)
+
     @app.page("/warehouse/sql")
     class WarehouseSql(View):
         """The embedded warehouse belongs to this process; `aiqleads sql` queries it here."""

@@ -54,7 +54,8 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        url = f"http://127.0.0.1:{self.settings.worker_web_port}/healthz"
+        # Ready, not just alive: recovered, and the streams sought their committed offsets.
+        url = f"http://127.0.0.1:{self.settings.worker_web_port}/readyz"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

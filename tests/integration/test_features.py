@@ -4,6 +4,7 @@ stores written behind into their Faust tables come back after a worker restart."
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,12 @@ def _originals(settings: Settings, where: str) -> int:
                             f"AND NOT quarantined AND h3_r8 != 0 AND {where}")
 
 
-def _send(settings: Settings, *, engagement: bool) -> int:
+def _send(settings: Settings, *, engagement: bool, at: datetime) -> int:
+    # One clock for both runs: the generator's duplicates depend on it, and the second
+    # run must re-send the very same events.
     summary = produce_traffic(settings, sources=("portal", "facebook"), rate=0, count=COUNT,
                               seed=11, malformed_share=0.0, outcome_delay=None,
-                              engagement=engagement)
+                              engagement=engagement, now=lambda: at)
     assert summary.failed == 0
     return summary.expected["valid"]
 
@@ -55,7 +58,8 @@ def test_feature_stores_feed_scoring_and_survive_a_restart(
     worker = WorkerProcess(settings, tmp_path / "worker.log")
     worker.start()
     try:
-        valid = _send(settings, engagement=True)
+        at = datetime.now(UTC)
+        valid = _send(settings, engagement=True, at=at)
         assert wait_until(lambda: scalar(settings, "SELECT count() FROM leads FINAL") == valid,
                           timeout=120), worker.log_tail()
         # Every family is on every scored lead's snapshot, whatever the lead.
@@ -69,7 +73,7 @@ def test_feature_stores_feed_scoring_and_survive_a_restart(
         worker.stop()
         worker.start()
         first = scalar(settings, "SELECT max(scored_ms) FROM leads FINAL")
-        assert _send(settings, engagement=False) == valid
+        assert _send(settings, engagement=False, at=at) == valid
         assert wait_until(
             lambda: scalar(settings, f"SELECT countIf(scored_ms > {first}) FROM leads FINAL")
             == valid, timeout=120), worker.log_tail()
