@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,6 +171,10 @@ def run_worker(settings: Settings) -> None:
     ensure_topics(settings)
     partners.configure(partners.load_partners(settings.partners_file))
     warm_parsers()
+    # Start-up objects (place data, models, offices) live forever: keep them out of the
+    # collector's full passes, which otherwise stall the event loop for ~0.1-0.3 s.
+    gc.collect()
+    gc.freeze()
     worker.gate.start()
     try:
         faust.Worker(worker.app, loglevel="INFO", quiet=True).execute_from_commandline()
