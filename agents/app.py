@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import faust
 
+from agents import faust_patches
 from infra.settings import Settings
+
+faust_patches.apply()
 
 
 def build_app(settings: Settings) -> faust.App:
