@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
-import msgspec
 
+from agents.decoding import DECODE_ERRORS, decode_all
 from agents.topics import Topics
 from infra.metrics import LAND_BATCH_SECONDS, LAND_FAILURES, PIPELINE_LATENCY, ROWS_LANDED
 from infra.settings import Settings
@@ -93,18 +93,6 @@ async def land_batch(
         raise
 
 
-def _decode_all(events: Sequence[faust.EventT], decode: Callable[[bytes], Any]) -> list[Any]:
-    rows = []
-    for event in events:
-        try:
-            rows.append(decode(event.value))
-        except (msgspec.DecodeError, TypeError, BadEngagement) as exc:
-            # Our own topics carry our own records; a foreign value is logged with its origin.
-            m = event.message
-            log.error("undecodable value at %s[%d]@%d: %s", m.topic, m.partition, m.offset, exc)
-    return rows
-
-
 def register(app: faust.App, topics: Topics, settings: Settings, gate: WarehouseGate) -> None:
     batch_rows, within = settings.land_batch_rows, settings.land_batch_seconds
     warehouse = gate.warehouse
@@ -112,7 +100,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
     @app.agent(topics.scored, name="land_leads")
     async def land_leads(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch_rows, within=within):
-            leads = _decode_all(events, scored_lead_decoder.decode)
+            leads = decode_all(events, scored_lead_decoder.decode)
             if not leads:
                 continue
             landed_ms = await land_batch(gate, "leads", warehouse.insert_leads, leads)
@@ -122,14 +110,14 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
     @app.agent(topics.dlq, name="land_dead_letters")
     async def land_dead_letters(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch_rows, within=within):
-            letters = _decode_all(events, dead_letter_decoder.decode)
+            letters = decode_all(events, dead_letter_decoder.decode)
             if letters:
                 await land_batch(gate, "dlq", warehouse.insert_dead_letters, letters)
 
     @app.agent(topics.outcomes, name="land_outcomes")
     async def land_outcomes(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch_rows, within=within):
-            outcomes = _decode_all(events, outcome_decoder.decode)
+            outcomes = decode_all(events, outcome_decoder.decode)
             if outcomes:
                 await land_batch(gate, "outcomes", warehouse.insert_outcomes, outcomes)
 
@@ -137,6 +125,6 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
     async def land_engagement(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(batch_rows, within=within):
             # Contacts normalised as the behaviour book keys them; no person, no row.
-            engagement = _decode_all(events, decode_event)
+            engagement = decode_all(events, decode_event, (*DECODE_ERRORS, BadEngagement))
             if engagement:
                 await land_batch(gate, "engagement", warehouse.insert_engagement, engagement)

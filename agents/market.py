@@ -25,6 +25,7 @@ import faust
 import msgspec
 from prometheus_client import Counter
 
+from agents.decoding import origin
 from agents.persist import WriteBehind, persisted, restore_all
 from agents.topics import Topics
 from infra.settings import Settings
@@ -43,10 +44,6 @@ MARKET_EVENTS = Counter(
 
 _office_decoder = msgspec.json.Decoder(CompetitorOffice)
 _interaction_decoder = msgspec.json.Decoder(BuyerInteraction)
-
-
-def _origin(message: faust.types.Message) -> str:
-    return f"{message.topic}[{message.partition}]@{message.offset}"
 
 
 def register(
@@ -69,7 +66,7 @@ def register(
                 office = _office_decoder.decode(event.value)
                 applied = stores.competitors.apply(office)
             except (msgspec.DecodeError, ValueError, TypeError) as exc:
-                log.warning("competitor office skipped at %s: %s", _origin(event.message), exc)
+                log.warning("competitor office skipped at %s: %s", origin(event.message), exc)
                 MARKET_EVENTS.labels("competitors", "bad").inc()
                 continue
             MARKET_EVENTS.labels("competitors", "applied" if applied else "stale").inc()
@@ -81,7 +78,7 @@ def register(
             try:
                 interaction = _interaction_decoder.decode(event.value)
             except (msgspec.DecodeError, TypeError) as exc:
-                log.warning("buyer interaction skipped at %s: %s", _origin(event.message), exc)
+                log.warning("buyer interaction skipped at %s: %s", origin(event.message), exc)
                 MARKET_EVENTS.labels("interactions", "bad").inc()
                 continue
             used = stores.observe_interaction(interaction)

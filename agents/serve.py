@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import faust
 import msgspec
 from redis.exceptions import RedisError
 
+from agents.decoding import decode_all
 from agents.topics import Topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
@@ -62,17 +63,6 @@ async def until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:
             backoff = min(backoff * 2, _MAX_BACKOFF)
 
 
-def _decode_all(events: Sequence[faust.EventT], decode: Callable[[bytes], Any]) -> list[Any]:
-    values = []
-    for event in events:
-        try:
-            values.append(decode(event.value))
-        except (msgspec.DecodeError, TypeError) as exc:
-            m = event.message
-            log.error("undecodable value at %s[%d]@%d: %s", m.topic, m.partition, m.offset, exc)
-    return values
-
-
 def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
              index: BuyerIndex, recommender: Recommender) -> None:
     half_life = settings.score_half_life_hours
@@ -81,7 +71,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, rankings: Redis
     async def serve_leads(stream: faust.StreamT[bytes]) -> None:
         await until_done("Redis connect", rankings.start)
         async for events in stream.take_events(SERVE_BATCH, within=SERVE_WITHIN):
-            leads = _decode_all(events, scored_lead_decoder.decode)
+            leads = decode_all(events, scored_lead_decoder.decode)
             ops = [serve_op(lead, index, recommender, half_life) for lead in leads]
             if ops:
                 await until_done(f"ranking {len(ops)} leads", partial(rankings.apply, ops))
@@ -90,7 +80,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, rankings: Redis
     async def learn_interactions(stream: faust.StreamT[bytes]) -> None:
         await until_done("Redis connect", rankings.start)
         async for events in stream.take_events(SERVE_BATCH, within=SERVE_WITHIN):
-            interactions: list[BuyerInteraction] = _decode_all(events, interaction_decoder.decode)
+            interactions: list[BuyerInteraction] = decode_all(events, interaction_decoder.decode)
             if not interactions:
                 continue
             lead_ids = list({i.lead_id for i in interactions})
