@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from schemas.lead import Intent, Lead
-from streams.geocode import Location
+from streams.contact import clean_name, split_name
+from streams.decode import parse_float
+from streams.geocode import Location, locate
 from streams.identity import lead_id
 from streams.normalize import (
     clean_text,
@@ -21,6 +23,24 @@ from streams.normalize import (
     parse_count,
     parse_money,
 )
+
+
+def names_from_answers(answers: Mapping[str, Any]) -> tuple[str, str]:
+    """First and last name: the separate fields when the source has them, else the full name."""
+    if "first_name" in answers or "last_name" in answers:
+        return clean_name(answers.get("first_name")), clean_name(answers.get("last_name"))
+    return split_name(answers.get("full_name"))
+
+
+def location_from_answers(answers: Mapping[str, Any]) -> Location:
+    """Coordinates when given, else ZIP, else city and state (`streams.geocode.locate`)."""
+    return locate(
+        parse_float(answers.get("lat")),
+        parse_float(answers.get("lon")),
+        answers.get("zip"),
+        answers.get("city"),
+        answers.get("state"),
+    )
 
 
 def lead_from_answers(

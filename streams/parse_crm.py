@@ -25,8 +25,8 @@ import msgspec
 
 from schemas.lead import Lead
 from schemas.raw import CrmEvent
-from streams.answers import lead_from_answers
-from streams.contact import clean_name, resolve_contact, split_name
+from streams.answers import lead_from_answers, names_from_answers
+from streams.contact import resolve_contact
 from streams.decode import NO_HEADERS, TEXT, Rule, as_text, coerce, decode_event, parse_timestamp
 from streams.errors import BadShape, BadTimestamp
 from streams.geocode import locate
@@ -64,11 +64,7 @@ def parse_crm(raw: bytes, received: datetime, headers: Mapping[str, str] = NO_HE
     event_time = _event_time(_value(properties.get("createdate")), event.occurredAt)
     answers = _answers(properties)
     email, phone = resolve_contact(answers.get("email"), answers.get("phone"))
-    if "first_name" in answers or "last_name" in answers:
-        first_name = clean_name(answers.get("first_name"))
-        last_name = clean_name(answers.get("last_name"))
-    else:
-        first_name, last_name = split_name(answers.get("full_name"))
+    first_name, last_name = names_from_answers(answers)
     where = locate(None, None, answers.get("zip"), answers.get("city"), answers.get("state"))
     object_id = as_text(event.objectId)
     source_lead_id = object_id.strip() if isinstance(object_id, str) else ""

@@ -20,11 +20,10 @@ from datetime import datetime
 
 from schemas.lead import Lead
 from streams import partners
-from streams.answers import lead_from_answers
-from streams.contact import clean_name, resolve_contact, split_name
+from streams.answers import lead_from_answers, location_from_answers, names_from_answers
+from streams.contact import resolve_contact
 from streams.decode import NO_HEADERS, decode_text, parse_float, parse_layout, parse_timestamp
 from streams.errors import BadShape, BadTimestamp, UnknownPartner
-from streams.geocode import locate
 from streams.identity import content_id
 from streams.normalize import (
     normalize_intent,
@@ -48,18 +47,8 @@ def parse_partner(
     answers = _answers(row, spec)
     event_time = _event_time(answers, spec, received)
     email, phone = resolve_contact(answers.get("email"), answers.get("phone"))
-    if "first_name" in answers or "last_name" in answers:
-        first_name = clean_name(answers.get("first_name"))
-        last_name = clean_name(answers.get("last_name"))
-    else:
-        first_name, last_name = split_name(answers.get("full_name"))
-    where = locate(
-        parse_float(answers.get("lat")),
-        parse_float(answers.get("lon")),
-        answers.get("zip"),
-        answers.get("city"),
-        answers.get("state"),
-    )
+    first_name, last_name = names_from_answers(answers)
+    where = location_from_answers(answers)
     own_id = answers.get("source_lead_id")
     source_lead_id = f"{spec.partner_id}:{own_id[:200] if own_id else content_id(raw)}"
     return lead_from_answers(

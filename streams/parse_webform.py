@@ -33,18 +33,16 @@ import msgspec
 
 from schemas.lead import Intent, Lead
 from schemas.raw import WebformPost
-from streams.answers import lead_from_answers
-from streams.contact import clean_name, resolve_contact, split_name
+from streams.answers import lead_from_answers, location_from_answers, names_from_answers
+from streams.contact import resolve_contact
 from streams.decode import (
     NO_HEADERS,
     as_text,
     decode_event,
     decode_text,
-    parse_float,
     parse_timestamp,
 )
 from streams.errors import BadEncoding, BadShape, BadTimestamp
-from streams.geocode import locate
 from streams.identity import content_id
 from streams.normalize import (
     normalize_intent,
@@ -144,18 +142,8 @@ def parse_webform(raw: bytes, received: datetime, headers: Mapping[str, str] = N
     else:
         event_time = received
     email, phone = resolve_contact(answers.get("email"), answers.get("phone"))
-    if "first_name" in answers or "last_name" in answers:
-        first_name = clean_name(answers.get("first_name"))
-        last_name = clean_name(answers.get("last_name"))
-    else:
-        first_name, last_name = split_name(answers.get("full_name"))
-    where = locate(
-        parse_float(answers.get("lat")),
-        parse_float(answers.get("lon")),
-        answers.get("zip"),
-        answers.get("city"),
-        answers.get("state"),
-    )
+    first_name, last_name = names_from_answers(answers)
+    where = location_from_answers(answers)
     form_id = _text(answers.get("form_id"))
     source_lead_id = _text(answers.get("source_lead_id"))
     if not source_lead_id:
