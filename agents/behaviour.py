@@ -1,6 +1,6 @@
 """`track_engagement`: engagement events into the behaviour book the ingest stage reads.
 
-The book (streams/behaviour.py) is in-memory and written behind into the changelogged
+The book (streams/features/behaviour.py) is in-memory and written behind into the changelogged
 table `behaviour_by_contact` (agents/persist.py). It is restored from that table before
 the first engagement event (Faust delivers none before the table has recovered); the
 ingest agent reading the book should call `WriteBehind.restore()` before its first lead
@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from agents.persist import WriteBehind, persisted
 from agents.topics import Topics
 from infra.settings import Settings
-from streams.behaviour import BadEngagement, BehaviourBook, decode_event, too_far_ahead
+from streams.features.behaviour import BadEngagement, BehaviourBook, decode_event, too_far_ahead
 
 log = logging.getLogger(__name__)
 

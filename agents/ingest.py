@@ -4,7 +4,7 @@ Besides the fused stage (`streams.ingest`), the agent owns two pieces of bookkee
 
 - Pull-back: the fraud screen may implicate earlier leads of a burst that went out
   unquarantined (`FraudScreen.take_implicating`); the agent re-sends those it still
-  remembers (`streams.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
+  remembers (`streams.fraud.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
   newer ``scored_ms``, so the warehouse and serving take them off sale.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: a timer runs outside any event, so
@@ -28,14 +28,14 @@ from agents.topics import Topics, source_of
 from infra.metrics import DEAD_LETTERS, EVENTS_IN, LEADS_SCORED, MODEL_SCORE
 from infra.settings import Settings
 from schemas.codec import encode
-from streams.arms import Scorer
-from streams.decode import NO_HEADERS
 from streams.dedupe import expired_keys, is_expired
 from streams.errors import INTERNAL_ERROR, LeadRejected
-from streams.fraud import FraudScreen
+from streams.features.store import LeadFeatureStore
+from streams.fraud.pullback import RecentLeads
+from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestLimits, IngestState, ingest_one
-from streams.pullback import RecentLeads
-from streams.stores import LeadFeatureStore
+from streams.parse.decode import NO_HEADERS
+from streams.scoring.arms import Scorer
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from infra.metrics import LAND_BATCH_SECONDS, LAND_FAILURES, PIPELINE_LATENCY, R
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
 from schemas.codec import dead_letter_decoder, outcome_decoder, scored_lead_decoder
-from streams.behaviour import BadEngagement, decode_event
+from streams.features.behaviour import BadEngagement, decode_event
 
 log = logging.getLogger(__name__)
 

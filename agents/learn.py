@@ -19,7 +19,7 @@ from infra.metrics import OUTCOMES_LEARNED, OUTCOMES_WAITING
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.outcome import Outcome
-from streams.arms import Scorer
+from streams.scoring.arms import Scorer
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Market-side agents: competitor offices and buyer interactions into the geo/market feature stores.
 
-The stores (streams/market_stores.py) are in-memory and written behind into the
+The stores (streams/features/market_stores.py) are in-memory and written behind into the
 changelogged tables `density_by_cell`, `competitors_by_office`, `market_by_cell`
 and `penetration_by_cell` (agents/persist.py). The worker restores them once
 table recovery completes (`agents.persist.restore_when_recovered`), and these
@@ -30,8 +30,8 @@ from agents.persist import WriteBehind, persisted, restore_all
 from agents.topics import Topics
 from infra.settings import Settings
 from schemas.market import BuyerInteraction, CompetitorOffice
-from streams.competitors import load_competitors
-from streams.market_stores import MarketStores
+from streams.features.competitors import load_competitors
+from streams.features.market_stores import MarketStores
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from infra.metrics import (
     MODEL_ONLINE_METRIC,
 )
 from infra.settings import Settings
-from streams.arms import Scorer, ScorerError
-from streams.model import ConversionModel
+from streams.scoring.arms import Scorer, ScorerError
+from streams.scoring.model import ConversionModel
 
 log = logging.getLogger(__name__)
 

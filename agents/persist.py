@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import faust
 
 from infra.settings import Settings
-from streams.stores import Persistent
+from streams.features.store import Persistent
 
 log = logging.getLogger(__name__)
 

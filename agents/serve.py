@@ -37,8 +37,8 @@ from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import scored_lead_decoder
 from schemas.market import BuyerInteraction
-from streams.ranking import SOLD, BuyerIndex, Removal, serve_op
-from streams.reco import Recommender
+from streams.serve.ranking import SOLD, BuyerIndex, Removal, serve_op
+from streams.serve.recommender import Recommender
 
 log = logging.getLogger(__name__)
 

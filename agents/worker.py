@@ -18,19 +18,19 @@ from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
 from agents.topics import Topics, declare_topics
-from infra.kafka_admin import ensure_topics
+from infra.kafka.admin import ensure_topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
-from streams import partners
-from streams.arms import Scorer
-from streams.competitors import load_competitors
-from streams.feature_stores import FeatureStores, feature_stores
-from streams.fraud import FraudScreen
-from streams.parse import warm as warm_parsers
-from streams.ranking import BuyerIndex, load_buyers
-from streams.reco import Recommender
+from streams.features.build import FeatureStores, feature_stores
+from streams.features.competitors import load_competitors
+from streams.fraud.screen import FraudScreen
+from streams.parse import partner_mappings as partners
+from streams.parse.registry import warm as warm_parsers
+from streams.scoring.arms import Scorer
+from streams.serve.ranking import BuyerIndex, load_buyers
+from streams.serve.recommender import Recommender
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, Request
 
-from infra.lead_producer import LeadProducer
+from infra.kafka.producer import LeadProducer
 from infra.settings import Settings
 
 

@@ -12,10 +12,10 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
 from api.routes import health, ingest
-from infra.lead_producer import LeadProducer, ProduceFailed
+from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from infra.settings import Settings
-from streams.parse import warm
+from streams.parse.registry import warm
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,13 @@
 Key layout (every key starts with ``prefix``; ``{r7}`` is the H3 res-7 cell in its
 standard hex form, e.g. ``872a1072bffffff``):
 
-- ``lead:{lead_id}`` — the lead's public card (`streams.ranking.LeadCard`, JSON). It
+- ``lead:{lead_id}`` — the lead's public card (`streams.serve.ranking.LeadCard`, JSON). It
   lives ``card_ttl`` from the lead's *creation* (its event time), so a lead consumed
   late (a replay, a backlog) expires when it would have; a lead already older than
   ``card_ttl`` is not ranked at all. No contact details: those are revealed by
   purchase, not by ranking.
 - ``rank:cell:{r7}`` — ZSET of lead ids by the time-invariant sort key of the score
-  (`streams.ranking.sort_key`); ``rank:buyer:{buyer_id}`` — the same by expected value
+  (`streams.serve.ranking.sort_key`); ``rank:buyer:{buyer_id}`` — the same by expected value
   for that buyer. Each is trimmed to ``ranking_size`` on every write and expires
   ``card_ttl`` after its last write (a quiet cell empties itself).
 - ``feed:cell:{r7}`` — a Redis Stream of newly ranked leads in the cell (fields
@@ -27,7 +27,7 @@ replaces its entries; every op is idempotent, so at-least-once replays are harml
 Reads (`top_for_buyer`, `top_for_cell`, `card`, `feed_since`; the API builds one with
 ``RedisRankings.from_settings(settings, client=app.state.redis)``, no `start()` needed
 to read) return cards with the value *decayed to the read time*
-(`streams.ranking.value_at`); members whose card has expired or gone are skipped.
+(`streams.serve.ranking.value_at`); members whose card has expired or gone are skipped.
 
 No I/O in ``__init__``: `start()` connects and loads the scripts.
 """
@@ -44,8 +44,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from infra.settings import Settings
-from streams.decay import decayed
-from streams.ranking import LeadCard, Placement, Removal, value_at
+from streams.serve.decay import decayed
+from streams.serve.ranking import LeadCard, Placement, Removal, value_at
 
 log = logging.getLogger(__name__)
 

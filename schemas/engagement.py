@@ -4,8 +4,9 @@ Contract:
 - `event_id` is the source's deterministic id for the event: re-sending the same event
   gives the same id, so the warehouse (`engagement` ORDER BY event_id) keeps one row.
 - The person is named by `email` and/or `phone`, as the source wrote them. Consumers
-  normalise them with `streams.contact` (`streams.behaviour.decode_event`), so behaviour
-  joins to a lead by the same `e:<email>` / `p:<E.164>` contact keys dedupe uses.
+  normalise them with `streams.parse.contact`
+  (`streams.features.behaviour.decode_event`), so behaviour joins to a lead by the same
+  `e:<email>` / `p:<E.164>` contact keys dedupe uses.
 - `lead_id` and `listing_id` are "" when the source does not know them (plain strings,
   not Nullable: they may be sorting keys of analysis queries and cost nothing empty).
 - `occurred_ms` is epoch milliseconds, UTC.

@@ -49,7 +49,7 @@ bytes. No timestamp: the time it was received.
 
 partner — one CSV row a message, the partner named by the Kafka header
 ``x-partner-id: homequest``; the partner's header, delimiter, column map and date
-format are declared in `schemas/partners.json` (see `streams.partners`)::
+format are declared in `schemas/partners.json` (see `streams.parse.partner_mappings`)::
 
     HQ-100234,2026-05-01 12:00:00,Jane,Doe,jane@example.com,(512) 555-0134,"12 Oak St, Apt 4",\
     Austin,TX,78701,Buyer,"$400,000",Single Family,3,Yes,"Call after 5, please"

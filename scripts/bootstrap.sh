@@ -7,7 +7,7 @@
 #      Package scripts are kept from starting services (policy-rc.d), so nothing grabs the
 #      ports `aiqleads up` uses.
 #   2. .venv with `pip install -e '.[dev]'`, redone when pyproject.toml changes.
-#   3. The Kafka broker jars, resolved by Maven from infra/kafka/pom.xml into ~/.cache/aiqleads.
+#   3. The Kafka broker jars, resolved by Maven from infra/deploy/kafka/pom.xml into ~/.cache/aiqleads.
 #   4. stripe-mock (go install, into .venv/bin); a failure here warns but does not stop.
 #
 # Environment: PYTHON (default python3.11), VENV (default .venv), STRIPE_MOCK_VERSION.

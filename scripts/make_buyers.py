@@ -2,14 +2,14 @@
 
 Buyers are agents and brokers placed the way the traffic generator places leads:
 their home cities are drawn by population from the same gazetteer
-(`streams.traffic_places`), so buyers are where leads are. Each works a farm area:
+(`streams.traffic.places`), so buyers are where leads are. Each works a farm area:
 the ZIPs nearest their office within a radius (a few for a solo agent, dozens for
 a team), as the res-7 cells around those ZIP centroids (one ring: leads scatter
 about a kilometre around their ZIP). Price bands follow the local median price;
 property types, intents and budgets follow a handful of buyer profiles.
 
 Ids are ``buyer-0001`` … ``buyer-0499``: the ids the generator's purchase outcomes
-use (`streams.ground_truth.draw_outcome`).
+use (`streams.traffic.ground_truth.draw_outcome`).
 
 Run: ``.venv/bin/python scripts/make_buyers.py [--seed N] [--out PATH]``; the same
 seed gives the same file byte for byte.
@@ -28,10 +28,10 @@ import h3.api.basic_int as h3
 import msgspec
 
 from schemas.market import Buyer
-from streams.fit import distance_km
-from streams.traffic_people import FIRST_NAMES, LAST_NAMES
-from streams.traffic_places import Gazetteer, Place, Zip
-from streams.traffic_random import Weighted, between, pick
+from streams.serve.fit import distance_km
+from streams.traffic.people import FIRST_NAMES, LAST_NAMES
+from streams.traffic.places import Gazetteer, Place, Zip
+from streams.traffic.sampling import Weighted, between, pick
 
 SEED = 20_250_601
 COUNT = 499

@@ -3,7 +3,7 @@
 Run: `.venv/bin/python scripts/make_competitors.py` (same output every time).
 
 Offices sit in the same real US places the traffic generator draws leads from
-(`streams.traffic_places.Gazetteer`): about `TOTAL` offices spread over cities in
+(`streams.traffic.places.Gazetteer`): about `TOTAL` offices spread over cities in
 proportion to population^0.9 (so big metros are denser, but not linearly), every
 city of 100k or more gets at least one, each about half a kilometre around one
 of the city's ZIP centroids. Brokerages are fictional: a dozen national brands
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import msgspec
 
-from streams.competitors import FORMAT
-from streams.traffic_places import Gazetteer
+from streams.features.competitors import FORMAT
+from streams.traffic.places import Gazetteer
 
 OUT = Path(__file__).resolve().parent.parent / "schemas" / "competitors.json"
 SEED = 20_260_501

@@ -18,15 +18,15 @@ from datetime import datetime, timedelta
 import msgspec
 
 from schemas.lead import ScoredLead
-from streams.arms import Scorer
-from streams.decode import NO_HEADERS
 from streams.dedupe import find_original
 from streams.enrich import enrich
-from streams.features import lead_features
-from streams.fraud import FraudScreen
-from streams.normalize import normalize_ip
-from streams.parse import parse
-from streams.stores import LeadFeatureStore
+from streams.features.lead import lead_features
+from streams.features.store import LeadFeatureStore
+from streams.fraud.screen import FraudScreen
+from streams.parse.decode import NO_HEADERS
+from streams.parse.normalize import normalize_ip
+from streams.parse.registry import parse
+from streams.scoring.arms import Scorer
 from streams.validate import validate
 
 #: Set by HTTP ingest: the submitter's address, for sources whose payload has none.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from schemas.lead import Lead
 from streams.errors import BadValue, InFuture, OutOfArea, TooOld
-from streams.geocode import in_us_area
+from streams.parse.geocode import in_us_area
 
 MAX_PRICE = 100_000_000.0
 MAX_BEDS = 50

@@ -22,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from starlette.requests import ClientDisconnect
 
 from api.deps import ProducerDep, SettingsDep
-from infra.lead_producer import ProduceFailed
+from infra.kafka.producer import ProduceFailed
 from infra.metrics import INGEST_HTTP
 from infra.settings import SOURCES
 from streams.errors import INTERNAL_ERROR, LeadRejected
-from streams.parse import parse
+from streams.parse.registry import parse
 from streams.validate import validate
 
 log = logging.getLogger(__name__)

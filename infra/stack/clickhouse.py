@@ -24,7 +24,7 @@ from infra.stack import ports, process
 from infra.stack.managed import ManagedService
 from infra.stack.service import MissingPrerequisiteError, ServiceStartError, ServiceStatus
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "clickhouse"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "deploy" / "clickhouse"
 SERVER_SCHEME = "clickhouse"
 DEFAULT_TCP_PORT = 9000
 DEFAULT_HTTP_PORT = 8123

@@ -1,4 +1,4 @@
-"""The Kafka broker's jars, resolved once by Maven from `infra/kafka/pom.xml` and cached.
+"""The Kafka broker's jars, resolved once by Maven from `infra/deploy/kafka/pom.xml` and cached.
 
 The cache lives in `$XDG_CACHE_HOME/aiqleads` (default `~/.cache/aiqleads`) under a directory
 named after the pom's hash, shared by every checkout and state dir; Maven's own downloads stay in
@@ -19,7 +19,7 @@ from infra.stack.service import MissingPrerequisiteError, StackError
 
 logger = logging.getLogger(__name__)
 
-KAFKA_CONFIG_DIR = Path(__file__).resolve().parents[1] / "kafka"
+KAFKA_CONFIG_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kafka"
 POM = KAFKA_CONFIG_DIR / "pom.xml"
 _COMPLETE = ".complete"
 

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.codec import encode
-from streams.behaviour import BehaviourBook, decode_event
 from streams.enrich import enrich
-from streams.parse import parse, warm
-from streams.traffic import generate
-from streams.traffic_engagement import ENGAGEMENT_SEED_SALT, engagement_for
+from streams.features.behaviour import BehaviourBook, decode_event
+from streams.parse.registry import parse, warm
+from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for
+from streams.traffic.generator import generate
 
 pytestmark = pytest.mark.bench
 

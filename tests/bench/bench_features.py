@@ -23,17 +23,17 @@ import pytest
 from agents.models import fresh_scorer
 from infra.settings import SOURCES, Settings
 from schemas.lead import Lead
-from streams.behaviour import BehaviourBook
-from streams.competitors import load_competitors
 from streams.enrich import H3Cells, enrich
 from streams.errors import LeadRejected
-from streams.feature_stores import FeatureStores
-from streams.features import lead_features
+from streams.features.behaviour import BehaviourBook
+from streams.features.build import FeatureStores
+from streams.features.competitors import load_competitors
+from streams.features.lead import lead_features
+from streams.features.market_stores import MarketStores
 from streams.ingest import IngestLimits
-from streams.market_stores import MarketStores
-from streams.parse import parse, warm
-from streams.traffic import generate
-from streams.traffic_engagement import ENGAGEMENT_SEED_SALT, engagement_for
+from streams.parse.registry import parse, warm
+from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for
+from streams.traffic.generator import generate
 from streams.validate import validate
 from tests.bench.bench_ingest import yardstick
 

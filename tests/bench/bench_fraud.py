@@ -6,7 +6,7 @@ event order. Quality is judged twice:
 
 - at arrival: ``quarantined`` on the lead's own verdict;
 - final state: what the warehouse holds after the ingest agent's pull-backs. Every
-  lead goes out as scored and is remembered in a `streams.pullback.RecentLeads` (the
+  lead goes out as scored and is remembered in a `streams.fraud.pullback.RecentLeads` (the
   agent's own, with its bounds); when a verdict implicates earlier leads of a burst,
   those still remembered are re-sent quarantined, and the newest version counts.
 
@@ -37,11 +37,11 @@ from schemas.lead import Lead, ScoredLead
 from schemas.raw import PortalInquiry
 from streams.enrich import enrich
 from streams.errors import LeadRejected
-from streams.fraud import FraudScreen, FraudVerdict, VelocityLimits
-from streams.parse import parse, warm
-from streams.pullback import RecentLeads
-from streams.traffic import GeneratedEvent, TrafficGenerator
-from streams.traffic_formats import RENDERERS
+from streams.fraud.pullback import RecentLeads
+from streams.fraud.screen import FraudScreen, FraudVerdict, VelocityLimits
+from streams.parse.registry import parse, warm
+from streams.traffic.formats import RENDERERS
+from streams.traffic.generator import GeneratedEvent, TrafficGenerator
 from streams.validate import validate
 
 NOW = datetime(2026, 5, 1, 17, 30, tzinfo=UTC)

@@ -43,17 +43,17 @@ from infra.settings import SOURCES, Settings
 from schemas.codec import encode
 from schemas.lead import ScoredLead
 from schemas.raw import PortalInquiry
-from streams.arms import Scorer
-from streams.competitors import load_competitors
 from streams.dedupe import find_original
 from streams.enrich import enrich
 from streams.errors import LeadRejected
-from streams.feature_stores import feature_stores
-from streams.features import lead_features
-from streams.fraud import FraudScreen
+from streams.features.build import feature_stores
+from streams.features.competitors import load_competitors
+from streams.features.lead import lead_features
+from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestLimits, IngestState, ingest_one
-from streams.parse import parse, warm
-from streams.traffic import GeneratedEvent, generate
+from streams.parse.registry import parse, warm
+from streams.scoring.arms import Scorer
+from streams.traffic.generator import GeneratedEvent, generate
 from streams.validate import validate
 
 pytestmark = pytest.mark.bench

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.arms import CHAMPION, Scorer
-from streams.evaluate import Labelled, replay, scored_traffic
-from streams.ground_truth import oracle_auc
+from streams.scoring.arms import CHAMPION, Scorer
+from streams.scoring.evaluate import Labelled, replay, scored_traffic
+from streams.traffic.ground_truth import oracle_auc
 
 pytestmark = pytest.mark.bench
 

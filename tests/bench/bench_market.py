@@ -33,12 +33,12 @@ import pytest
 from infra.settings import SOURCES
 from schemas.lead import Lead
 from schemas.market import BuyerInteraction
-from streams.competitors import load_competitors
 from streams.enrich import H3Cells, enrich
 from streams.errors import LeadRejected
-from streams.market_stores import MarketStores
-from streams.parse import parse, warm
-from streams.traffic import generate
+from streams.features.competitors import load_competitors
+from streams.features.market_stores import MarketStores
+from streams.parse.registry import parse, warm
+from streams.traffic.generator import generate
 
 pytestmark = pytest.mark.bench
 

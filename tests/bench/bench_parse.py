@@ -20,11 +20,11 @@ import zipcodes
 
 from schemas.raw import PortalInquiry
 from streams.enrich import enrich
-from streams.parse import parse, warm
-from streams.traffic_draw import DrawContext, draw_lead
-from streams.traffic_formats import RENDERERS
-from streams.traffic_places import Gazetteer
-from streams.traffic_wire import to_wire
+from streams.parse.registry import parse, warm
+from streams.traffic.draw import DrawContext, draw_lead
+from streams.traffic.formats import RENDERERS
+from streams.traffic.places import Gazetteer
+from streams.traffic.wire import to_wire
 from streams.validate import validate
 
 T = TypeVar("T")

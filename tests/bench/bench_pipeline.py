@@ -19,7 +19,7 @@ import pytest
 
 from infra.settings import Settings
 from infra.warehouse.query import run_query
-from streams.traffic import generate
+from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.arms import Scorer
-from streams.evaluate import scored_traffic
-from streams.model import Features
+from streams.scoring.arms import Scorer
+from streams.scoring.evaluate import scored_traffic
+from streams.scoring.model import Features
 
 pytestmark = pytest.mark.bench
 

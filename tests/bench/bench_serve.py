@@ -3,7 +3,7 @@
 Generated traffic (portal and facebook, 5 % fraud, 3 % duplicates) is parsed and
 located as ingest does, scored with its hidden conversion probability (the serve path
 does not care which model scored it); the bundled buyers are the candidates;
-the recommender is warmed on simulated buyer interactions (`streams.traffic_buyers`),
+the recommender is warmed on simulated buyer interactions (`streams.traffic.buyers`),
 so affinities are real lookups, not the cold shortcut. Then:
 
 - in process, per lead: `place` (candidates, fit, affinity, EV, sort keys, card) and
@@ -32,9 +32,9 @@ from infra.redis_store import RedisRankings
 from schemas.lead import ScoredLead
 from streams.enrich import enrich
 from streams.errors import LeadRejected
-from streams.fit import lead_terms
-from streams.parse import parse, warm
-from streams.ranking import (
+from streams.parse.registry import parse, warm
+from streams.serve.fit import lead_terms
+from streams.serve.ranking import (
     BuyerIndex,
     Placement,
     Removal,
@@ -43,9 +43,9 @@ from streams.ranking import (
     place,
     serve_op,
 )
-from streams.reco import Recommender, lead_segment
-from streams.traffic import generate
-from streams.traffic_buyers import simulate_interactions
+from streams.serve.recommender import Recommender, lead_segment
+from streams.traffic.buyers import simulate_interactions
+from streams.traffic.generator import generate
 
 pytestmark = pytest.mark.bench
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Producer
 
-from infra.kafka_admin import KEY_PARTITIONER
+from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from infra.warehouse.query import run_query
-from streams.traffic import GeneratedEvent
+from streams.traffic.generator import GeneratedEvent
 
 
 def free_port() -> int:

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from infra.buyers import run_buyers
-from infra.kafka_admin import KEY_PARTITIONER, ensure_topics
+from infra.demo.buyers import run_buyers
+from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.lead import ScoredLead

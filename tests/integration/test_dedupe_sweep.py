@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from infra.settings import Settings
-from streams.traffic import generate
+from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 
 pytestmark = pytest.mark.integration

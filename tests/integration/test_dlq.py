@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from infra import dlq
 from infra.cli import main
+from infra.ops import dlq
 from infra.settings import SOURCES, Settings
 from infra.warehouse.query import run_query
-from streams.traffic import GeneratedEvent, generate
+from streams.traffic.generator import GeneratedEvent, generate
 from tests.integration.harness import (
     WorkerProcess,
     produce,

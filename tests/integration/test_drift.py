@@ -16,7 +16,7 @@ from msgspec.structs import replace
 
 from infra.settings import Settings
 from schemas.drift import DriftEvent
-from streams.traffic import GeneratedEvent, generate
+from streams.traffic.generator import GeneratedEvent, generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """Engagement events: landed in ClickHouse once each (both backends), and the behaviour agent.
 
-Events are generated for synthetic leads (`streams.traffic_engagement`), produced with
+Events are generated for synthetic leads (`streams.traffic.engagement`), produced with
 confluent-kafka (not our code) keyed by contact, and counted in the warehouse exactly:
 every event once after FINAL, even when the whole stream is produced twice; events with
 no usable contact or no JSON are skipped without stopping the worker.
@@ -19,14 +19,14 @@ from confluent_kafka import Producer
 from agents import behaviour
 from agents.app import build_app
 from agents.topics import declare_topics
-from infra.kafka_admin import KEY_PARTITIONER
+from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from infra.warehouse.query import run_query
 from schemas.codec import encode
 from schemas.engagement import EngagementEvent
-from streams.behaviour import BehaviourBook, decode_event
-from streams.traffic import generate
-from streams.traffic_engagement import engagement_for, engagement_key
+from streams.features.behaviour import BehaviourBook, decode_event
+from streams.traffic.engagement import engagement_for, engagement_key
+from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, scalar, wait_until
 
 pytestmark = pytest.mark.integration

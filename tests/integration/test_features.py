@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.produce import produce as produce_traffic
+from infra.demo.produce import produce as produce_traffic
 from infra.settings import Settings
 from infra.warehouse.query import run_query
 from tests.integration.harness import WorkerProcess, free_port, scalar, wait_until

@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from schemathesis.checks import positive_data_acceptance
 
 from api.main import create_app
-from infra.kafka_admin import KEY_PARTITIONER, ensure_topics
-from infra.lead_producer import LeadProducer, ProduceFailed
+from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
+from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.settings import SOURCES, Settings
 from streams.identity import lead_id
 

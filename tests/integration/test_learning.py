@@ -15,12 +15,12 @@ import pytest
 from confluent_kafka import Producer
 
 from agents.models import ScorerCheckpoints
-from infra.kafka_admin import KEY_PARTITIONER
-from infra.produce import produce as produce_traffic
+from infra.demo.produce import produce as produce_traffic
+from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from schemas.codec import encode
-from streams.arms import Scorer
-from streams.traffic import TrafficGenerator
+from streams.scoring.arms import Scorer
+from streams.traffic.generator import TrafficGenerator
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, scalar, wait_until
 
 pytestmark = pytest.mark.integration

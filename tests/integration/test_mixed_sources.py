@@ -11,7 +11,7 @@ import pytest
 
 from infra.settings import SOURCES, Settings
 from infra.warehouse.query import run_query
-from streams.traffic import generate
+from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 
 from infra.settings import Settings
 from infra.warehouse.query import run_query
-from streams.traffic import generate
+from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, landed, produce, scalar, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,10 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
-from infra.produce import produce
+from infra.demo.produce import produce
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
-from streams.traffic import generate
+from streams.traffic.generator import generate
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import pytest
 from infra.redis_store import RedisRankings
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
-from streams.decay import MS_PER_HOUR
-from streams.ranking import SOLD, BuyerIndex, Placement, Removal, place, sort_key
+from streams.serve.decay import MS_PER_HOUR
+from streams.serve.ranking import SOLD, BuyerIndex, Placement, Removal, place, sort_key
 
 pytestmark = pytest.mark.integration
 

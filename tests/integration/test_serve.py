@@ -30,14 +30,14 @@ from faust.web import Request, Response, View
 from agents import serve
 from agents.app import build_app
 from agents.topics import declare_topics
-from infra.kafka_admin import KEY_PARTITIONER, ensure_topics
+from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.lead import ScoredLead
 from schemas.market import Buyer, BuyerInteraction
-from streams.ranking import BuyerIndex, load_buyers
-from streams.reco import Recommender
+from streams.serve.ranking import BuyerIndex, load_buyers
+from streams.serve.recommender import Recommender
 from tests.integration.harness import free_port, settings_env, wait_until
 
 pytestmark = pytest.mark.integration

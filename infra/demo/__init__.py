@@ -1,0 +1,3 @@
+"""Demo drivers: synthetic traffic and simulated buyers, sent to Kafka (`aiqleads produce`,
+`aiqleads buyers`).
+"""

@@ -1,0 +1,1 @@
+"""Kafka adapters: topic administration and the API's producer."""

@@ -1,0 +1,1 @@
+"""Operator tools over the warehouse and Kafka (`aiqleads dlq`)."""

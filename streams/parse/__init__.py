@@ -1,0 +1,3 @@
+"""Raw source bytes → canonical `Lead`: one module per source, and the decoding, contact,
+normalising and geocoding they share.
+"""

@@ -1,0 +1,359 @@
+"""Champion and challenger: which model serves a lead, how each is judged, and promotion.
+
+Contract:
+- `Scorer.arm_for(lead_id)` is a deterministic hash split: the same lead id gets the same
+  arm on every worker and after every restart; about `challenger_share` of ids go to the
+  challenger (none when there is no challenger).
+- `score_one(lead_id, x)` → `Scored(score, arm, model_version, reasons)`: only the serving
+  arm predicts, with one transform of `x` for both the score and its reason codes.
+- `learn_one(x, converted)` is progressive validation per arm: *both* arms first predict
+  the labelled snapshot (updating their own metrics and feature importances), then both
+  learn it. Both are judged on the same labels, so their metrics compare pair-wise. With
+  immediate labels this is exactly River's `evaluate.progressive_val_score`; with delayed
+  labels each arm predicts at label time, knowing what it learned meanwhile (a little
+  kinder than the score served at arrival, equally for both arms).
+- Default metrics per arm, over the last `METRICS_WINDOW` labels: `roc_auc` (exact, River's
+  `RollingROCAUC`), `log_loss`, `calibration_error` (`CalibrationError`, binned ECE).
+- `promote()` swaps the arms: the challenger serves, the old champion keeps learning as
+  the challenger, so `rollback()` swaps back to it with everything it learned since.
+  `maybe_promote(min_labels, margin)` promotes when, after at least `min_labels` labels
+  since the last change, the challenger's `roc_auc` beats the champion's by `margin`.
+- `reconcile(...)` (on start, from settings): an arm whose configured spec changed is
+  rebuilt cold; everything else, promotions included, is kept.
+- The Scorer pickles cleanly; its only randomness is its models' seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from river import base, metrics, utils
+
+from streams.checkpoint import Pickled
+from streams.scoring.explain import Importance
+from streams.scoring.model import ConversionModel, Features
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+METRICS_WINDOW = 10_000
+PROMOTION_METRIC = "roc_auc"
+IMPORTANCE_HALF_LIFE = 2_000.0  # labels
+HISTORY_KEPT = 20
+_SPLIT_PERSON = b"aiq-arm-split"  # keeps the split independent of Kafka's key partitioning
+_HASH_SPACE = 1 << 64
+
+
+class ScorerError(Exception):
+    """A model change that cannot be made (the operator gets the sentence)."""
+
+
+class NoChallenger(ScorerError):
+    pass
+
+
+class NothingToRollBack(ScorerError):
+    pass
+
+
+class CalibrationError(metrics.base.Metric):
+    """Expected calibration error over `n_bins` equal-width bins of P(True) (River has none).
+
+    Σ over bins of (share of labels in the bin) * |mean prediction - observed rate|: 0 is
+    perfect; saying 0.3 to leads that convert 7 % of the time scores about 0.23. Supports
+    `revert` (so `utils.Rolling` windows it) and works in `progressive_val_score`.
+    """
+
+    _fmt = ".4f"
+
+    def __init__(self, n_bins: int = 10) -> None:
+        if n_bins < 1:
+            raise ValueError("n_bins must be at least 1")
+        self.n_bins = n_bins
+        self._count = [0.0] * n_bins
+        self._predicted = [0.0] * n_bins
+        self._observed = [0.0] * n_bins
+
+    def _add(self, y_true: bool, y_pred: float | dict[bool, float], sign: float) -> None:
+        p = y_pred.get(True, 0.0) if isinstance(y_pred, dict) else float(y_pred)
+        i = min(max(int(p * self.n_bins), 0), self.n_bins - 1)
+        self._count[i] += sign
+        self._predicted[i] += sign * p
+        self._observed[i] += sign if y_true else 0.0
+
+    def update(self, y_true: bool, y_pred: float | dict[bool, float]) -> None:
+        self._add(y_true, y_pred, 1.0)
+
+    def revert(self, y_true: bool, y_pred: float | dict[bool, float]) -> None:
+        self._add(y_true, y_pred, -1.0)
+
+    def get(self) -> float:
+        total = sum(self._count)
+        if total < 0.5:  # reverted sums keep float dust, never a real count below one
+            return 0.0
+        # Σ n_b/N · |p_b/n_b - o_b/n_b| = Σ |p_b - o_b| / N
+        gaps = sum(abs(p - o) for n, p, o in zip(self._count, self._predicted, self._observed,
+                                                 strict=True) if n >= 0.5)
+        return gaps / total
+
+    @property
+    def mean_predicted(self) -> float:
+        total = sum(self._count)
+        return sum(self._predicted) / total if total >= 0.5 else 0.0
+
+    @property
+    def positive_rate(self) -> float:
+        total = sum(self._count)
+        return sum(self._observed) / total if total >= 0.5 else 0.0
+
+    @property
+    def bigger_is_better(self) -> bool:
+        return False
+
+    @property
+    def requires_labels(self) -> bool:
+        return False  # probabilities: progressive validation asks for predict_proba_one
+
+    @property
+    def works_with_weights(self) -> bool:
+        return False
+
+    def works_with(self, model: base.Estimator) -> bool:
+        return isinstance(model, base.Classifier)
+
+
+def default_metrics(window: int = METRICS_WINDOW) -> dict[str, metrics.base.Metric]:
+    """The per-arm online metrics, all over the last `window` labels."""
+    return {
+        "roc_auc": metrics.RollingROCAUC(window_size=window),
+        "log_loss": utils.Rolling(metrics.LogLoss, window_size=window),
+        "calibration_error": utils.Rolling(CalibrationError, window_size=window),
+    }
+
+
+class Scored(NamedTuple):
+    score: float
+    arm: str
+    model_version: str
+    reasons: list[str]
+
+
+def _value(metric: Any) -> float | None:
+    value = float(metric.get())
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Arm:
+    """One model with its own progressive metrics and feature importances."""
+
+    model: ConversionModel
+    metrics: dict[str, Any]
+    importance: Importance = field(default_factory=lambda: Importance(IMPORTANCE_HALF_LIFE))
+
+    def observe(self, x: Features, converted: bool) -> None:
+        """Predict the labelled snapshot (metrics, importances), then learn it."""
+        p, contributions = self.model.contributions_one(x)
+        if p is not None:  # as River's progressive validation: no opinion, no metric update
+            for metric in self.metrics.values():
+                metric.update(converted, p)
+        if contributions:
+            self.importance.update(contributions)
+        self.model.learn_one(x, converted)
+
+    def metric(self, name: str) -> float | None:
+        metric = self.metrics.get(name)
+        return None if metric is None else _value(metric)
+
+    def status(self, top_features: int = 10) -> dict[str, Any]:
+        calibration = self.metrics.get("calibration_error")
+        importance = self.importance.get()
+        return {
+            "model": self.model.name,
+            "version": self.model.version,
+            "spec": self.model.spec,
+            "labels": self.model.n_learned,
+            "explains": self.model.explainer is not None,
+            "metrics": {name: _value(metric) for name, metric in self.metrics.items()},
+            "calibration": None if calibration is None else {
+                "mean_predicted": calibration.mean_predicted,
+                "positive_rate": calibration.positive_rate,
+            },
+            "importance": dict(list(importance.items())[:top_features]),
+        }
+
+
+class Scorer(Pickled):
+    """Champion (and optional challenger) behind one `score_one` / `learn_one` contract."""
+
+    def __init__(
+        self,
+        champion: ConversionModel | None = None,
+        challenger: ConversionModel | None = None,
+        *,
+        challenger_share: float = 0.0,
+        reason_codes: int = 3,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> None:
+        # Never updated: each new arm gets fresh deep copies.
+        self._metric_prototypes = dict(metrics) if metrics is not None else default_metrics()
+        champion = champion or ConversionModel(name="m1")
+        self.champion = self._arm(champion)
+        self.challenger = self._arm(challenger) if challenger is not None else None
+        self.configured: tuple[str, str | None] = (
+            champion.spec, challenger.spec if challenger is not None else None)
+        self._models_made = 2 if challenger is not None else 1
+        self.labels_since_change = 0
+        self.history: list[dict[str, Any]] = []
+        self._undo: list[tuple[str, str]] = []  # (promoted, demoted) model names
+        self.challenger_share = 0.0
+        self.reason_codes = reason_codes
+        self._split_below = 0
+        self.configure(challenger_share=challenger_share, reason_codes=reason_codes)
+
+    @classmethod
+    def from_specs(
+        cls,
+        champion_spec: str,
+        challenger_spec: str | None = None,
+        *,
+        seed: int = 42,
+        challenger_share: float = 0.0,
+        reason_codes: int = 3,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Scorer:
+        champion = ConversionModel(spec=champion_spec, seed=seed, name="m1")
+        challenger = (ConversionModel(spec=challenger_spec, seed=seed, name="m2")
+                      if challenger_spec else None)
+        return cls(champion, challenger, challenger_share=challenger_share,
+                   reason_codes=reason_codes, metrics=metrics)
+
+    def _arm(self, model: ConversionModel) -> Arm:
+        return Arm(model=model, metrics=copy.deepcopy(self._metric_prototypes))
+
+    def _new_model(self, spec: str, seed: int) -> ConversionModel:
+        self._models_made += 1
+        return ConversionModel(spec=spec, seed=seed, name=f"m{self._models_made}")
+
+    # --- configuration ------------------------------------------------------------------
+
+    def configure(self, *, challenger_share: float, reason_codes: int) -> None:
+        """Serving knobs that settings own (they win over a checkpoint)."""
+        if not 0.0 <= challenger_share <= 1.0:
+            raise ValueError("challenger_share must be within [0, 1]")
+        self.challenger_share = challenger_share
+        self.reason_codes = max(0, reason_codes)
+        self._split_below = int(challenger_share * _HASH_SPACE)
+
+    def reconcile(self, champion_spec: str, challenger_spec: str | None, seed: int) -> list[str]:
+        """Rebuild (cold) the arms whose configured spec changed; say what changed."""
+        challenger_spec = challenger_spec or None
+        old_champion, old_challenger = self.configured
+        changed = []
+        if champion_spec != old_champion:
+            self.champion = self._arm(self._new_model(champion_spec, seed))
+            changed.append(f"champion {old_champion} → {champion_spec}")
+        if challenger_spec != old_challenger:
+            self.challenger = (self._arm(self._new_model(challenger_spec, seed))
+                               if challenger_spec else None)
+            changed.append(f"challenger {old_challenger} → {challenger_spec}")
+        self.configured = (champion_spec, challenger_spec)
+        if changed:
+            self._undo.clear()  # a rebuilt arm is not the champion it replaced
+            self._record("reconfigure", "settings")
+        return changed
+
+    # --- serving and learning -----------------------------------------------------------
+
+    def arm_for(self, lead_id: str) -> str:
+        """The arm that serves `lead_id`: a salted 64-bit hash below the share's cut."""
+        if self.challenger is None or not self._split_below:
+            return CHAMPION
+        digest = hashlib.blake2b(lead_id.encode(), digest_size=8, person=_SPLIT_PERSON).digest()
+        return CHALLENGER if int.from_bytes(digest, "big") < self._split_below else CHAMPION
+
+    def score_one(self, lead_id: str, x: Features) -> Scored:
+        arm = self.arm_for(lead_id)
+        serving = self.challenger if arm == CHALLENGER and self.challenger else self.champion
+        model = serving.model
+        score, reasons = model.explain_one(x, self.reason_codes)
+        return Scored(score, arm, model.version, reasons)
+
+    def learn_one(self, x: Features, converted: bool) -> None:
+        self.champion.observe(x, converted)
+        if self.challenger is not None:
+            self.challenger.observe(x, converted)
+        self.labels_since_change += 1
+
+    @property
+    def arms(self) -> dict[str, Arm]:
+        arms = {CHAMPION: self.champion}
+        if self.challenger is not None:
+            arms[CHALLENGER] = self.challenger
+        return arms
+
+    # --- promotion ----------------------------------------------------------------------
+
+    def promote(self, trigger: str = "manual") -> None:
+        """The challenger becomes champion; the old champion stays on as challenger."""
+        if self.challenger is None:
+            raise NoChallenger("there is no challenger to promote")
+        self._undo.append((self.challenger.model.name, self.champion.model.name))
+        self.champion, self.challenger = self.challenger, self.champion
+        self._record("promote", trigger)
+
+    @property
+    def can_roll_back(self) -> bool:
+        if not self._undo or self.challenger is None:
+            return False
+        promoted, demoted = self._undo[-1]
+        return self.champion.model.name == promoted and self.challenger.model.name == demoted
+
+    def rollback(self, trigger: str = "manual") -> None:
+        """Undo the last promotion: the previous champion serves again."""
+        if not self.can_roll_back:
+            raise NothingToRollBack("no promotion to roll back")
+        self._undo.pop()
+        challenger = self.challenger
+        assert challenger is not None  # can_roll_back checked it
+        self.champion, self.challenger = challenger, self.champion
+        self._record("rollback", trigger)
+
+    def maybe_promote(self, min_labels: int, margin: float) -> bool:
+        """Promote if the challenger's ROC AUC beats the champion's by `margin` (0 = never)."""
+        if self.challenger is None or min_labels <= 0 or self.labels_since_change < min_labels:
+            return False
+        champion = self.champion.metric(PROMOTION_METRIC)
+        challenger = self.challenger.metric(PROMOTION_METRIC)
+        if champion is None or challenger is None or challenger < champion + margin:
+            return False
+        self.promote("auto")
+        return True
+
+    def _record(self, action: str, trigger: str) -> None:
+        self.history.append({
+            "action": action,
+            "trigger": trigger,
+            "after_labels": self.labels_since_change,
+            "champion": self.champion.model.version,
+            "challenger": self.challenger.model.version if self.challenger else None,
+        })
+        del self.history[:-HISTORY_KEPT]
+        self.labels_since_change = 0
+
+    # --- status and persistence ---------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-able picture: arms, versions, labels, metrics, importances, history."""
+        return {
+            "challenger_share": self.challenger_share if self.challenger else 0.0,
+            "reason_codes": self.reason_codes,
+            "labels_since_change": self.labels_since_change,
+            "can_roll_back": self.can_roll_back,
+            "arms": {name: arm.status() for name, arm in self.arms.items()},
+            "history": list(self.history),
+        }

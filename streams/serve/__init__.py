@@ -1,0 +1,3 @@
+"""Serving: buyer fit, the online recommender, score decay and the ranking placements the serve
+agent writes to Redis.
+"""

@@ -1,0 +1,102 @@
+"""The anomaly part of the fraud screen keeps River's contract."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+
+import pytest
+from river import anomaly
+
+from streams.fraud.anomaly import AnomalyScorer, Features
+
+
+def _ordinary(rng: random.Random) -> Features:
+    return {
+        "has_name": 1.0,
+        "has_email": 1.0 if rng.random() < 0.9 else 0.0,
+        "has_phone": 1.0 if rng.random() < 0.8 else 0.0,
+        "lag_usual": 1.0 / (1.0 + rng.expovariate(1 / 20) / 600),
+        "consent": 1.0 if rng.random() < 0.8 else 0.0,
+        "located": 1.0,
+        "fresh": 1.0,
+    }
+
+
+ODD: Features = {
+    "has_name": 0.0,
+    "has_email": 1.0,
+    "has_phone": 0.0,
+    "lag_usual": 0.05,
+    "consent": 0.0,
+    "located": 0.0,
+    "fresh": 0.2,
+}
+
+
+@pytest.fixture(scope="module")
+def trained() -> AnomalyScorer:
+    rng = random.Random(0)
+    scorer = AnomalyScorer(seed=1)
+    for _ in range(30_000):
+        x = _ordinary(rng)
+        scorer.score_one(x)
+        scorer.learn_one(x)
+    return scorer
+
+
+def test_no_opinion_while_warming_up() -> None:
+    scorer = AnomalyScorer(warmup=100)
+    rng = random.Random(0)
+    assert scorer.score_one(ODD) == 0.0
+    while not scorer.ready:
+        scorer.learn_one(_ordinary(rng))
+    assert scorer.n_learned == 100
+
+
+def test_scores_are_calibrated_and_odd_leads_stand_out(trained: AnomalyScorer) -> None:
+    rng = random.Random(1)
+    scores = [trained.score_one(_ordinary(rng)) for _ in range(5000)]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert sum(s > 0 for s in scores) / len(scores) < 0.03  # about 1 % of ordinary leads
+    assert trained.score_one(ODD) == 1.0
+
+
+def test_learning_is_a_seeded_sample_and_never_mutates_input() -> None:
+    a, b = AnomalyScorer(seed=7), AnomalyScorer(seed=7)
+    rng = random.Random(2)
+    xs = [_ordinary(rng) for _ in range(5000)]
+    before = copy.deepcopy(xs)
+    learned_a = [a.learn_one(x) for x in xs]
+    learned_b = [b.learn_one(x) for x in xs]
+    assert xs == before
+    assert learned_a == learned_b
+    assert 0.07 < sum(learned_a) / len(xs) < 0.13  # learn_rate 0.1
+    assert a.detector.weights == b.detector.weights
+
+
+def test_scoring_does_not_learn(trained: AnomalyScorer) -> None:
+    state = pickle.dumps(trained)
+    for _ in range(100):
+        trained.score_one(ODD)
+    assert pickle.dumps(trained) == state
+
+
+def test_pickles_and_resumes_identically(trained: AnomalyScorer) -> None:
+    clone = pickle.loads(pickle.dumps(trained))
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    for _ in range(3000):
+        xa, xb = _ordinary(rng_a), _ordinary(rng_b)
+        assert clone.score_one(xb) == trained.score_one(xa)
+        assert clone.learn_one(xb) == trained.learn_one(xa)
+
+
+def test_any_river_detector_fits() -> None:
+    scorer = AnomalyScorer(anomaly.HalfSpaceTrees(seed=3), warmup=50)
+    rng = random.Random(4)
+    for _ in range(2000):
+        x = _ordinary(rng)
+        assert 0.0 <= scorer.score_one(x) <= 1.0
+        scorer.learn_one(x)
+    assert scorer.ready
