@@ -271,7 +271,8 @@ def evaluate(
     generator's hidden truth, whose oracle AUC is shown alongside.
     """
     from streams.scoring.arms import Scorer
-    from streams.scoring.evaluate import render, replay, scored_csv, scored_traffic
+    from streams.scoring.evaluate import render, replay, scored_csv
+    from streams.traffic.labelled import scored_traffic
 
     if csv_path is not None and not target:
         raise click.UsageError("--csv needs --target COLUMN")

@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
-from infra.warehouse.base import Warehouse, open_warehouse, warehouse_for_url
+from infra.warehouse.base import Warehouse
 from infra.warehouse.errors import (
     QueryFailed,
     WarehouseError,
     WarehouseNotStarted,
     WarehouseUnavailable,
 )
+from infra.warehouse.factory import open_warehouse, warehouse_for_url
 from infra.warehouse.result import QueryResult, result_from_json, result_to_json
 
 __all__ = [

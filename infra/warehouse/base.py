@@ -1,4 +1,4 @@
-"""The `Warehouse` contract both backends keep, and `open_warehouse` choosing one by URL.
+"""The `Warehouse` contract both backends keep (`factory.open_warehouse` picks one by URL).
 
 Contract:
 - `__init__` does no I/O. `start()` connects, detects the engine version, creates the
@@ -11,8 +11,6 @@ Contract:
 - `query(sql)` runs one statement in the warehouse database and returns a `QueryResult`.
 - `close()` is idempotent. Calls are not concurrent-safe: callers serialise them (the land
   agent runs every warehouse call on one thread).
-- URLs: `clickhouse://user:pass@host:9000/db` (server, native protocol) or `chdb://<path>`
-  (embedded; `chdb://.aiqleads/warehouse` is relative, `chdb:///abs/path` absolute).
 """
 
 from __future__ import annotations
@@ -20,17 +18,13 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import unquote, urlsplit
+from typing import Any, Self
 
 from infra.warehouse.columns import build_columns, dedup_token
-from infra.warehouse.errors import WarehouseError, WarehouseNotStarted
+from infra.warehouse.errors import WarehouseNotStarted
 from infra.warehouse.result import QueryResult
 from schemas.ddl import (
-    DATABASE,
     DLQ,
     ENGAGEMENT,
     LEADS,
@@ -47,15 +41,7 @@ from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
 from schemas.outcome import Outcome
 
-if TYPE_CHECKING:
-    from infra.settings import Settings
-
 log = logging.getLogger(__name__)
-
-SERVER_SCHEME = "clickhouse"
-EMBEDDED_SCHEME = "chdb"
-DEFAULT_TCP_PORT = 9000
-
 
 class Warehouse(ABC):
     """ClickHouse, server or embedded: the same tables, the same inserts, the same answers."""
@@ -167,62 +153,3 @@ class Warehouse(ABC):
 
 def _sql_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-@dataclass(frozen=True, slots=True)
-class ServerUrl:
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-
-def parse_url(url: str) -> ServerUrl | Path:
-    """A server URL's parts, or the embedded warehouse's directory.
-
-    >>> parse_url("clickhouse://default:@127.0.0.1:9000/aiqleads")
-    ServerUrl(host='127.0.0.1', port=9000, user='default', password='', database='aiqleads')
-    >>> parse_url("chdb://.aiqleads/warehouse")
-    PosixPath('.aiqleads/warehouse')
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise WarehouseError(f"not a warehouse URL (clickhouse://… or chdb://…): {url!r}")
-    if scheme == EMBEDDED_SCHEME:
-        if not rest:
-            raise WarehouseError(f"chdb URL without a path: {url!r}")
-        return Path(rest)
-    if scheme == SERVER_SCHEME:
-        parts = urlsplit(url)
-        return ServerUrl(
-            host=parts.hostname or "localhost",
-            port=parts.port or DEFAULT_TCP_PORT,
-            user=unquote(parts.username or "default"),
-            password=unquote(parts.password or ""),
-            database=parts.path.strip("/") or DATABASE,
-        )
-    raise WarehouseError(f"unknown warehouse scheme {scheme!r} in {url!r}")
-
-
-def warehouse_for_url(url: str) -> Warehouse:
-    """The backend for a URL, not yet started."""
-    target = parse_url(url)
-    if isinstance(target, Path):
-        from infra.warehouse.embedded import EmbeddedWarehouse
-
-        return EmbeddedWarehouse(target)
-    from infra.warehouse.server import ServerWarehouse
-
-    return ServerWarehouse(
-        host=target.host,
-        port=target.port,
-        user=target.user,
-        password=target.password,
-        database=target.database,
-    )
-
-
-def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse `settings.clickhouse_url` names, not yet started (call `start()`)."""
-    return warehouse_for_url(settings.clickhouse_url)

@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 
 from infra.settings import Settings
-from infra.warehouse.base import open_warehouse, parse_url
 from infra.warehouse.errors import WarehouseError
+from infra.warehouse.factory import open_warehouse
 from infra.warehouse.result import QueryResult, result_from_json, result_to_json
+from infra.warehouse.url import parse_url
 
 __all__ = ["WORKER_VIEW", "result_from_json", "result_to_json", "run_query", "worker_query_url"]
 

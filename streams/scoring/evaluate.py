@@ -11,9 +11,9 @@ Sources of labelled rows (`Labelled`: features, label, the score served on arriv
 and the hidden probability when the source knows it):
 - `scored_csv(scorer, path, target)`: numeric cells as features (others left out),
   the target as a bool (1/0, true/false, yes/no); the row number is the lead id.
-- `scored_traffic(scorer, count, seed=..)`: synthetic leads through `ingest_one` on a
-  clock that moves with the leads, labelled by the generator's outcomes, with its
-  hidden p for the oracle's AUC.
+- `streams.traffic.labelled.scored_traffic(scorer, count, seed=..)`: synthetic leads
+  through `ingest_one` on a clock that moves with the leads, labelled by the generator's
+  outcomes, with its hidden p for the oracle's AUC (the simulator stays out of this module).
 
 `replay(scorer, rows, delay=.., every=..)` yields a `Progress` every `every` labels and
 at the end: each arm's metrics, plus the exact ROC AUC of the served scores and of
@@ -24,25 +24,16 @@ from __future__ import annotations
 
 import csv
 import math
-import random
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 from river import stream
 
-from streams.errors import LeadRejected
-from streams.features.build import FeatureStores, feature_stores
-from streams.features.competitors import load_competitors
-from streams.fraud.screen import FraudScreen
-from streams.ingest import IngestLimits, IngestState, ingest_one
 from streams.scoring.arms import METRICS_WINDOW, Scorer
 from streams.scoring.model import Features
-from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for
-from streams.traffic.generator import SOURCE_WEIGHTS, TrafficGenerator
-from streams.traffic.ground_truth import oracle_auc
 
 _TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t"})
 _FALSE = frozenset({"0", "0.0", "false", "no", "n", "f", ""})
@@ -108,60 +99,29 @@ def scored_csv(scorer: Scorer, path: Path, target: str) -> Iterator[Labelled]:
     return scored_rows(scorer, csv_rows(path, target))
 
 
-def scored_traffic(
-    scorer: Scorer,
-    count: int,
-    *,
-    seed: int = 1,
-    sources: Sequence[str] = tuple(SOURCE_WEIGHTS),  # all five
-    start: datetime | None = None,
-    seconds_per_lead: float = 30.0,
-    stores: FeatureStores | None = None,
-) -> Iterator[Labelled]:
-    """`count` generated leads scored by `ingest_one`, with the generator's outcomes.
+def exact_auc(probs: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties sharing their average rank.
 
-    The clock moves `seconds_per_lead` a lead from `start` (default: now less the span),
-    so hours of day vary as in live traffic (the truth has an hour term) and windows such
-    as dedupe and fraud velocity see realistic gaps. Features come from the worker's
-    stores (`stores`, default: fresh ones with the bundled competitor offices), fed with
-    each person's synthetic engagement.
+    >>> exact_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
+    0.75
     """
-    span = timedelta(seconds=seconds_per_lead * count)
-    first = start or datetime.now(UTC) - span
-    now = first
-
-    def clock() -> datetime:
-        return now
-
-    generator = TrafficGenerator(sources, seed=seed, malformed_share=0.0, clock=clock)
-    stores = stores or feature_stores(offices=load_competitors(None))
-    state = IngestState(scorer=scorer, screen=FraudScreen(seed=seed), first_lead_by_contact={},
-                        stores=stores.all)
-    engagement_rng = random.Random(seed ^ ENGAGEMENT_SEED_SALT)
-    limits = IngestLimits()
-    step = timedelta(seconds=seconds_per_lead)
-    labelled = 0
-    while labelled < count:
-        now += step
-        event = generator.next_event()
-        # The person's engagement first, as `aiqleads produce` sends it (the book only
-        # counts what happened before the lead's arrival).
-        for engagement in engagement_for(event, engagement_rng):
-            stores.behaviour.observe_event(engagement)
-        try:
-            lead = ingest_one(event.source, event.value, received=now, produced_ms=0,
-                              limits=limits, state=state, headers=event.headers)
-        except LeadRejected:
-            continue
-        _, outcome = generator.outcome(event, 0.0)
-        labelled += 1
-        yield Labelled(lead.features, outcome.converted, lead.score, event.p)
+    scores = np.asarray(probs, dtype=float)
+    positive = np.asarray(labels, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both positive and negative labels")
+    order = np.argsort(scores, kind="mergesort")
+    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    ranks = np.empty(scores.size, dtype=float)
+    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def _auc(scores: Iterable[float], labels: Sequence[bool]) -> float | None:
     if all(labels) or not any(labels):
         return None
-    return oracle_auc(list(scores), labels)
+    return exact_auc(list(scores), labels)
 
 
 def replay(

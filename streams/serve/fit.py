@@ -7,7 +7,7 @@ each factor in [0, 1]; a factor is 1.0 where the buyer states no preference.
   falls off with the distance from the buyer's home (``exp(-d / 10 km)``, 0 beyond
   50 km or when either side has no location). Unlocated leads fit nobody by area.
 - price: the lead's home value (monthly rents turned into values with
-  `ground_truth.RENT_TO_PRICE`) inside the buyer's band is 1.0; outside it falls as
+  `pricing.RENT_TO_PRICE`) inside the buyer's band is 1.0; outside it falls as
   a Gaussian in log distance from the band's edge (30 % out ≈ 0.7, 2x out ≈ 0.07).
   An unknown price is 0.7.
 - property type: listed (or no list) 1.0, not listed 0.15, unknown 0.7.
@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
-from streams.traffic.ground_truth import RENT_TO_PRICE
+from streams.serve.pricing import expected_lead_price, home_value
 
 AREA_SCALE_KM = 10.0
 AREA_LIMIT_KM = 50.0
@@ -37,22 +37,7 @@ OTHER_TYPE = 0.15
 UNKNOWN_TYPE = 0.7
 UNKNOWN_INTENT = 0.5
 
-# What a lead sells for, as the marketplace's outcomes price it (see
-# `ground_truth.draw_outcome`): pricier homes make pricier leads.
-LEAD_PRICE_FLOOR = 20.0
-LEAD_PRICE_SPAN = 130.0
-LEAD_PRICE_TOP_VALUE = 1_500_000.0
 _EARTH_KM = 6371.0088
-
-
-def expected_lead_price(price: float | None) -> float:
-    """The price a lead is expected to sell for, USD, from its stated price.
-
-    >>> expected_lead_price(750_000.0), expected_lead_price(None)
-    (85.0, 46.0)
-    """
-    share = min(1.0, (price or 300_000.0) / LEAD_PRICE_TOP_VALUE)
-    return round(LEAD_PRICE_FLOOR + LEAD_PRICE_SPAN * share, 2)
 
 
 class LeadTerms(NamedTuple):
@@ -68,9 +53,7 @@ class LeadTerms(NamedTuple):
 
 
 def lead_terms(lead: ScoredLead) -> LeadTerms:
-    value = lead.price if lead.price and lead.price > 0 else None
-    if value is not None and lead.intent == "rent":
-        value /= RENT_TO_PRICE
+    value = home_value(lead.price, lead.intent)
     located = lead.h3_r7 != 0
     return LeadTerms(
         r7=lead.h3_r7,

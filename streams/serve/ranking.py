@@ -37,7 +37,8 @@ import msgspec
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
 from streams.serve.decay import MS_PER_HOUR, decays
-from streams.serve.fit import BuyerFit, expected_lead_price, lead_terms
+from streams.serve.fit import BuyerFit, lead_terms
+from streams.serve.pricing import expected_lead_price
 from streams.serve.recommender import Recommender, lead_segment
 
 MIN_EV = 1e-12  # log2 needs a positive value; a zero score still sorts (last)

@@ -34,7 +34,7 @@ from river import optim, reco
 
 from schemas.lead import ScoredLead
 from streams.checkpoint import Pickled
-from streams.traffic.ground_truth import RENT_TO_PRICE
+from streams.serve.pricing import home_value
 
 SEGMENT_RES = 6
 
@@ -59,9 +59,9 @@ def price_band(price: float | None, intent: str) -> str:
     >>> price_band(450_000.0, "buy"), price_band(2_000.0, "rent"), price_band(None, "sell")
     ('p2', 'p2', 'na')
     """
-    if not price or price <= 0:
+    value = home_value(price, intent)
+    if value is None:
         return "na"
-    value = price / RENT_TO_PRICE if intent == "rent" else price
     band = 0
     for edge in _BAND_EDGES:
         if value < edge:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 from schemas.lead import ScoredLead
 from schemas.market import Buyer, BuyerInteraction, InteractionKind
-from streams.serve.fit import expected_lead_price, lead_terms
+from streams.serve.fit import lead_terms
+from streams.serve.pricing import expected_lead_price
 from streams.serve.ranking import BuyerIndex, created_ms, sellable
 
 TASTE_TYPES = ("single_family", "condo", "townhouse", "multi_family", "land")

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 import msgspec
 from msgspec.structs import replace
 
-from streams.traffic.ground_truth import RENT_TO_PRICE, TYPE_PRICE_FACTOR, TruthFeatures
+from streams.serve.pricing import RENT_TO_PRICE
+from streams.traffic.ground_truth import TYPE_PRICE_FACTOR, TruthFeatures
 from streams.traffic.people import Person, break_email, break_phone, draw_person, format_phone
 from streams.traffic.places import Gazetteer, Place, Zip
 from streams.traffic.sampling import Weighted, between, pick

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
 
 import msgspec
-import numpy as np
 
 from schemas.lead import Lead
 from schemas.outcome import Outcome
-
-#: Monthly rent as a share of home value (a gross yield of about 6.6 % a year).
-RENT_TO_PRICE = 0.0055
+from streams.scoring.evaluate import exact_auc as oracle_auc  # noqa: F401  (the oracle's AUC)
+from streams.serve.pricing import RENT_TO_PRICE
 
 #: Listing price of a property type relative to the area's typical single-family home.
 TYPE_PRICE_FACTOR: dict[str, float] = {
@@ -128,22 +125,3 @@ def draw_outcome(
             lead_id=lead_id, kind="purchase", occurred_ms=occurred_ms, buyer_id=buyer, amount=amount
         )
     return Outcome(lead_id=lead_id, kind="conversion", occurred_ms=occurred_ms)
-
-
-def oracle_auc(probs: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties sharing their average rank.
-
-    >>> oracle_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
-    0.75
-    """
-    scores = np.asarray(probs, dtype=float)
-    positive = np.asarray(labels, dtype=bool)
-    n_pos = int(positive.sum())
-    n_neg = positive.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("AUC needs both positive and negative labels")
-    order = np.argsort(scores, kind="mergesort")
-    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
-    ranks = np.empty(scores.size, dtype=float)
-    ranks[order] = np.repeat(first + (counts + 1) / 2.0, counts)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))

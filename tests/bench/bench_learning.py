@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 import pytest
 
 from streams.scoring.arms import CHAMPION, Scorer
-from streams.scoring.evaluate import Labelled, replay, scored_traffic
+from streams.scoring.evaluate import Labelled, replay
 from streams.traffic.ground_truth import oracle_auc
+from streams.traffic.labelled import scored_traffic
 
 pytestmark = pytest.mark.bench
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import pytest
 
 from streams.scoring.arms import Scorer
-from streams.scoring.evaluate import scored_traffic
 from streams.scoring.model import Features
+from streams.traffic.labelled import scored_traffic
 
 pytestmark = pytest.mark.bench
 

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from infra.settings import Settings
-from infra.warehouse.base import ServerUrl, Warehouse, parse_url
+from infra.warehouse.base import Warehouse
 from infra.warehouse.embedded import EmbeddedWarehouse
 from infra.warehouse.errors import WarehouseUnavailable
 from infra.warehouse.query import run_query
 from infra.warehouse.server import ServerWarehouse
+from infra.warehouse.url import ServerUrl, parse_url
 from tests.integration.harness import free_port
 
 SERVER_URL_ENV = "AIQ_TEST_CLICKHOUSE_URL"

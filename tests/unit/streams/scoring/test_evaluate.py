@@ -20,9 +20,9 @@ from streams.scoring.evaluate import (
     replay,
     scored_csv,
     scored_rows,
-    scored_traffic,
 )
 from streams.scoring.model import Features, build_pipeline
+from streams.traffic.labelled import scored_traffic
 
 LR = "StandardScaler|LogisticRegression"
 TARGET = "is_phishing"

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import streams.serve.fit
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
-from streams.serve.fit import BuyerFit, expected_lead_price, fit, lead_terms
+from streams.serve.fit import BuyerFit, fit, lead_terms
+from streams.serve.pricing import expected_lead_price
 
 HOME = (41.4993, -81.6944)  # Cleveland
 CELL = h3.latlng_to_cell(*HOME, 7)
