@@ -21,10 +21,11 @@ import faust
 from faust.sensors import Sensor
 from faust.types import TP, EventT, StreamT
 
-from agents.topics import RAW_PREFIX, Topics
+from agents.topics import Topics
 from infra.metrics import SCHEMA_DRIFT
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import RAW_PREFIX, SOURCES
 from schemas.drift import DriftEvent
 from streams.drift import DriftConfig, DriftMonitor
 

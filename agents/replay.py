@@ -15,8 +15,9 @@ from operator import itemgetter
 
 from faust.types import Message
 
+from schemas.contract import DLQ_ORIGIN_HEADER
 from schemas.dead_letter import DeadLetter
-from streams.replay import ORIGIN_HEADER, origin_of, original_headers, replayed_reason
+from streams.replay import origin_of, original_headers, replayed_reason
 
 MAX_DETAIL = 1000
 
@@ -103,5 +104,5 @@ def _is_replay(headers: object) -> bool:
     if not headers:
         return False
     if type(headers) is not tuple and isinstance(headers, Mapping):
-        return ORIGIN_HEADER in headers
-    return ORIGIN_HEADER in map(_first, headers)  # type: ignore[call-overload]
+        return DLQ_ORIGIN_HEADER in headers
+    return DLQ_ORIGIN_HEADER in map(_first, headers)  # type: ignore[call-overload]

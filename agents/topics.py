@@ -6,9 +6,19 @@ from dataclasses import dataclass
 
 import faust
 
-from infra.settings import SOURCES, Settings
-
-RAW_PREFIX = "leads.raw."
+from infra.settings import Settings
+from schemas.contract import (
+    BUYER_INTERACTIONS,
+    CART_EVENTS,
+    ENGAGEMENT_EVENTS,
+    LEADS_DLQ,
+    LEADS_OUTCOMES,
+    LEADS_SCORED,
+    MARKET_COMPETITORS,
+    RAW_PREFIX,
+    RAW_TOPICS,
+    SCHEMA_DRIFT,
+)
 
 
 @dataclass(frozen=True)
@@ -19,9 +29,9 @@ class Topics:
     outcomes: faust.TopicT
     engagement: faust.TopicT
     cart: faust.TopicT
-    drift: faust.TopicT  # `schemas.drift`, keyed by source
-    competitors: faust.TopicT  # `market.competitors`, keyed by office_id
-    interactions: faust.TopicT  # `buyer.interactions`, keyed by buyer_id
+    drift: faust.TopicT  # keyed by source
+    competitors: faust.TopicT  # keyed by office_id
+    interactions: faust.TopicT  # keyed by buyer_id
 
 
 def source_of(settings: Settings, topic: str) -> str:
@@ -41,13 +51,13 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         )
 
     return Topics(
-        raw=topic(*(f"{RAW_PREFIX}{source}" for source in SOURCES)),
-        scored=topic("leads.scored"),
-        dlq=topic("leads.dlq"),
-        outcomes=topic("leads.outcomes"),
-        engagement=topic("engagement.events"),
-        cart=topic("cart.events"),
-        drift=topic("schemas.drift"),
-        competitors=topic("market.competitors"),
-        interactions=topic("buyer.interactions"),
+        raw=topic(*RAW_TOPICS),
+        scored=topic(LEADS_SCORED),
+        dlq=topic(LEADS_DLQ),
+        outcomes=topic(LEADS_OUTCOMES),
+        engagement=topic(ENGAGEMENT_EVENTS),
+        cart=topic(CART_EVENTS),
+        drift=topic(SCHEMA_DRIFT),
+        competitors=topic(MARKET_COMPETITORS),
+        interactions=topic(BUYER_INTERACTIONS),
     )

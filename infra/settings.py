@@ -7,8 +7,6 @@ from pathlib import Path
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SOURCES: tuple[str, ...] = ("portal", "facebook", "webform", "partner", "crm")
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIQ_", frozen=True, extra="ignore")

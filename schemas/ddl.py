@@ -36,6 +36,13 @@ from typing import Literal
 import msgspec
 import msgspec.inspect as mi
 
+from schemas.contract import (
+    CART_EVENTS_TABLE,
+    DLQ_TABLE,
+    ENGAGEMENT_TABLE,
+    LEADS_TABLE,
+    OUTCOMES_TABLE,
+)
 from schemas.dead_letter import DeadLetter
 from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
@@ -252,7 +259,7 @@ def _unwrap_optional(field_type: mi.Type) -> tuple[mi.Type, bool]:
 
 
 LEADS = Table(
-    "leads",
+    LEADS_TABLE,
     columns=(
         *record_columns(
             ScoredLead,
@@ -277,7 +284,7 @@ LEADS = Table(
 )
 
 DLQ = Table(
-    "dlq",
+    DLQ_TABLE,
     columns=(
         *record_columns(
             DeadLetter,
@@ -294,7 +301,7 @@ DLQ = Table(
 )
 
 OUTCOMES = Table(
-    "outcomes",
+    OUTCOMES_TABLE,
     columns=(*record_columns(Outcome), INGESTED_MS),
     order_by=("lead_id", "kind", "occurred_ms"),
     record=Outcome,
@@ -303,7 +310,7 @@ OUTCOMES = Table(
 
 
 ENGAGEMENT = Table(
-    "engagement",
+    ENGAGEMENT_TABLE,
     columns=(*record_columns(EngagementEvent), INGESTED_MS),
     # The source's event id names the event: a re-sent or re-landed event is one row.
     order_by=("event_id",),
@@ -324,7 +331,7 @@ def _event_columns() -> tuple[Column, ...]:
 
 
 CART_EVENTS = Table(
-    "cart_events",
+    CART_EVENTS_TABLE,
     columns=_event_columns(),
     order_by=("lead_id", "buyer_id", "kind", "occurred_ms"),
 )

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from schemas.contract import CLIENT_IP_HEADER
 from schemas.lead import ScoredLead
 from streams.dedupe import find_original
 from streams.enrich import enrich
@@ -28,9 +29,6 @@ from streams.parse.normalize import normalize_ip
 from streams.parse.registry import parse
 from streams.scoring.arms import Scorer
 from streams.validate import validate
-
-#: Set by HTTP ingest: the submitter's address, for sources whose payload has none.
-CLIENT_IP_HEADER = "x-client-ip"
 
 
 @dataclass(frozen=True, slots=True)

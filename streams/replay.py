@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-#: `<topic>/<partition>/<offset>` of the event's first failure.
-ORIGIN_HEADER = "x-dlq-origin"
-#: The reason code it failed with then.
-REASON_HEADER = "x-dlq-reason"
-REPLAY_HEADERS = (ORIGIN_HEADER, REASON_HEADER)
+from schemas.contract import DLQ_ORIGIN_HEADER, DLQ_REASON_HEADER
+
+REPLAY_HEADERS = (DLQ_ORIGIN_HEADER, DLQ_REASON_HEADER)
 
 Origin = tuple[str, int, int]
 
@@ -42,7 +40,7 @@ def origin_of(headers: Mapping[str, str]) -> Origin | None:
     >>> origin_of({}) is None, origin_of({"x-dlq-origin": "nonsense"}) is None
     (True, True)
     """
-    value = headers.get(ORIGIN_HEADER)
+    value = headers.get(DLQ_ORIGIN_HEADER)
     if not value:
         return None
     topic, sep, numbers = value.partition("/")
@@ -54,7 +52,7 @@ def origin_of(headers: Mapping[str, str]) -> Origin | None:
 
 def replayed_reason(headers: Mapping[str, str]) -> str:
     """The reason code the replayed event first failed with ("" when unknown)."""
-    return headers.get(REASON_HEADER, "")
+    return headers.get(DLQ_REASON_HEADER, "")
 
 
 def original_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -72,6 +70,6 @@ def replay_headers(
     """
     return [
         *((k, v.encode()) for k, v in original_headers(headers).items()),
-        (ORIGIN_HEADER, format_origin(*origin).encode()),
-        (REASON_HEADER, reason.encode()),
+        (DLQ_ORIGIN_HEADER, format_origin(*origin).encode()),
+        (DLQ_REASON_HEADER, reason.encode()),
     ]

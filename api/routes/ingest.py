@@ -24,7 +24,14 @@ from starlette.requests import ClientDisconnect
 from api.deps import ProducerDep, SettingsDep
 from infra.kafka.producer import ProduceFailed
 from infra.metrics import INGEST_HTTP
-from infra.settings import SOURCES
+from schemas.contract import (
+    CLIENT_IP_HEADER,
+    INGEST_HEADER,
+    PARTNER_HEADER,
+    RECEIVED_MS_HEADER,
+    SOURCES,
+    raw_topic,
+)
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.parse.registry import parse
 from streams.validate import validate
@@ -181,12 +188,12 @@ async def ingest_lead(
     raw = await _read_body(request, source, settings.max_event_bytes)
 
     received = datetime.now(UTC)
-    headers = {"content-type": content_type, "x-ingest": "http",
-               "x-received-ms": str(int(received.timestamp() * 1000))}
+    headers = {"content-type": content_type, INGEST_HEADER: "http",
+               RECEIVED_MS_HEADER: str(int(received.timestamp() * 1000))}
     if request.client is not None:
-        headers["x-client-ip"] = request.client.host
+        headers[CLIENT_IP_HEADER] = request.client.host
     if partner_id is not None:
-        headers["x-partner-id"] = partner_id
+        headers[PARTNER_HEADER] = partner_id
     # Header values go to Kafka as the bytes the client sent (Starlette decoded them as
     # latin-1); the parser sees them as the worker will, decoded from those bytes as UTF-8.
     kafka_headers = [(name, value.encode("latin-1")) for name, value in headers.items()]
@@ -208,7 +215,7 @@ async def ingest_lead(
         lead = None
 
     try:
-        await producer.send(settings.topic(f"leads.raw.{source}"), raw,
+        await producer.send(settings.topic(raw_topic(source)), raw,
                             key=lead.source_lead_id.encode() if lead else None,
                             headers=kafka_headers)
     except ProduceFailed as exc:

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
+from schemas.contract import SOURCES
 
 
 def _settings() -> Settings:

@@ -36,6 +36,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from infra.kafka.admin import KEY_PARTITIONER, KafkaUnavailable, ensure_topics
 from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import SOURCE_HEADER
 from schemas.outcome import Outcome
 from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for, engagement_key
 from streams.traffic.generator import GeneratedEvent, TrafficGenerator
@@ -162,7 +163,7 @@ class _Run:
         source: str,
         headers: Mapping[str, str] = _NO_HEADERS,
     ) -> None:
-        wire_headers = [*headers.items(), ("x-source", source)]
+        wire_headers = [*headers.items(), (SOURCE_HEADER, source)]
         while True:
             try:
                 self.producer.produce(topic, value, key, headers=wire_headers)

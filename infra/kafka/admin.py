@@ -12,21 +12,10 @@ import logging
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
+from schemas.contract import CONTRACT_TOPICS
 
 log = logging.getLogger(__name__)
-
-CONTRACT_TOPICS: tuple[str, ...] = (
-    *(f"leads.raw.{source}" for source in SOURCES),
-    "leads.scored",
-    "leads.dlq",
-    "leads.outcomes",
-    "engagement.events",
-    "cart.events",
-    "schemas.drift",
-    "market.competitors",
-    "buyer.interactions",
-)
 
 #: Java clients and aiokafka (hence Faust) hash keys with murmur2; librdkafka's default
 #: does not. Every confluent-kafka producer of keyed topics uses this, or joins by key break.

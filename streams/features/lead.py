@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
+from schemas.contract import SOURCES
 from schemas.lead import Lead
 
 _PROPERTY_TYPES = ("single_family", "condo", "townhouse", "multi_family", "land")
 _INTENTS = ("buy", "sell", "rent")
-_SOURCES = ("portal", "facebook", "webform", "partner", "crm")
 _TAU = 2 * math.pi
 
 
@@ -37,6 +37,6 @@ def lead_features(lead: Lead) -> dict[str, float]:
         x[f"intent_{intent}"] = 1.0 if lead.intent == intent else 0.0
     for ptype in _PROPERTY_TYPES:
         x[f"type_{ptype}"] = 1.0 if lead.property_type == ptype else 0.0
-    for source in _SOURCES:
+    for source in SOURCES:
         x[f"source_{source}"] = 1.0 if lead.source == source else 0.0
     return x

@@ -18,6 +18,7 @@ import csv
 from collections.abc import Mapping
 from datetime import datetime
 
+from schemas.contract import PARTNER_HEADER
 from schemas.lead import Lead
 from streams.errors import BadShape, BadTimestamp, UnknownPartner
 from streams.identity import content_id
@@ -29,7 +30,7 @@ from streams.parse.normalize import (
     normalize_intent,
     normalize_ip,
 )
-from streams.parse.partner_mappings import EPOCH, PARTNER_HEADER, PartnerRegistry, PartnerSpec
+from streams.parse.partner_mappings import EPOCH, PartnerRegistry, PartnerSpec
 
 SOURCE = "partner"
 

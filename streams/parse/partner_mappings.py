@@ -45,7 +45,6 @@ from streams.parse.decode import parse_layout
 
 FORMAT = "aiqleads-partners/1"
 EPOCH = "epoch"  # a `date_format`: Unix time in seconds or milliseconds
-PARTNER_HEADER = "x-partner-id"  # the Kafka (or HTTP) header naming the partner of a row
 
 # fmt: off
 FIELDS: frozenset[str] = frozenset({

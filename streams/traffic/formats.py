@@ -23,10 +23,11 @@ from typing import Any
 import msgspec
 from msgspec.structs import replace
 
+from schemas.contract import PARTNER_HEADER
 from streams.identity import content_id
 from streams.parse import partner_mappings as partners
 from streams.parse.contact import normalize_email, normalize_phone
-from streams.parse.partner_mappings import EPOCH, PARTNER_HEADER, PartnerSpec
+from streams.parse.partner_mappings import EPOCH, PartnerSpec
 from streams.traffic.draw import LeadDraw
 from streams.traffic.sampling import between, pick
 from streams.traffic.wire import JSON, Encoding, Rendered

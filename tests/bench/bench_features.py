@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 import pytest
 
 from agents.models import fresh_scorer
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
+from schemas.contract import SOURCES
 from schemas.lead import Lead
 from streams.enrich import H3Cells, enrich
 from streams.errors import LeadRejected

@@ -39,8 +39,9 @@ from typing import TypeVar
 import msgspec
 import pytest
 
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import SOURCES
 from schemas.lead import ScoredLead
 from schemas.raw import PortalInquiry
 from streams.dedupe import find_original

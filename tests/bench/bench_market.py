@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.settings import SOURCES
+from schemas.contract import SOURCES
 from schemas.lead import Lead
 from schemas.market import BuyerInteraction
 from streams.enrich import H3Cells, enrich

@@ -17,6 +17,7 @@ from confluent_kafka import Producer
 from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from infra.warehouse.query import run_query
+from schemas.contract import raw_topic
 from streams.traffic.generator import GeneratedEvent
 
 
@@ -110,7 +111,7 @@ def produce(settings: Settings, events: list[GeneratedEvent], rate: float = 0) -
 
     started = time.monotonic()
     for i, event in enumerate(events):
-        producer.produce(settings.topic(f"leads.raw.{event.source}"), event.value,
+        producer.produce(settings.topic(raw_topic(event.source)), event.value,
                          key=event.key, headers=list(event.headers.items()),
                          on_delivery=delivered)
         producer.poll(0)

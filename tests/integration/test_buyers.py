@@ -18,6 +18,7 @@ from infra.demo.buyers import run_buyers
 from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import BUYER_INTERACTIONS, LEADS_SCORED
 from schemas.lead import ScoredLead
 from schemas.market import BuyerInteraction
 from tests.integration.harness import wait_until
@@ -58,7 +59,7 @@ def test_buyers_act_once_on_each_sellable_lead(settings: Settings) -> None:
     requarantined = [msgspec.structs.replace(x, quarantined=True) for x in sellable]
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap,
                          "partitioner": KEY_PARTITIONER})
-    topic = settings.topic("leads.scored")
+    topic = settings.topic(LEADS_SCORED)
     for scored in [*sellable, *unsellable, *requarantined]:
         producer.produce(topic, encode(scored), scored.lead_id.encode())
     producer.produce(topic, b"not a lead", b"junk")
@@ -78,7 +79,7 @@ def test_buyers_act_once_on_each_sellable_lead(settings: Settings) -> None:
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": f"{settings.topic_prefix}check",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([settings.topic("buyer.interactions")])
+    consumer.subscribe([settings.topic(BUYER_INTERACTIONS)])
     expected = sum(summary.sent.values())
 
     def drained() -> bool:

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from infra.cli import main
 from infra.ops import dlq
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
 from infra.warehouse.query import run_query
+from schemas.contract import SOURCES
 from streams.traffic.generator import GeneratedEvent, generate
 from tests.integration.harness import (
     WorkerProcess,

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer
 from msgspec.structs import replace
 
 from infra.settings import Settings
+from schemas.contract import SCHEMA_DRIFT
 from schemas.drift import DriftEvent
 from streams.traffic.generator import GeneratedEvent, generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
@@ -36,7 +37,7 @@ def _drift_events(settings: Settings, group: str, want: set[tuple[str, str]],
                   timeout: float) -> list[DriftEvent]:
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group,
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([settings.topic("schemas.drift")])
+    consumer.subscribe([settings.topic(SCHEMA_DRIFT)])
     found: list[DriftEvent] = []
     deadline = time.monotonic() + timeout
     try:

@@ -23,6 +23,7 @@ from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from infra.warehouse.query import run_query
 from schemas.codec import encode
+from schemas.contract import ENGAGEMENT_EVENTS
 from schemas.engagement import EngagementEvent
 from streams.features.behaviour import BehaviourBook, decode_event
 from streams.traffic.engagement import engagement_for, engagement_key
@@ -44,7 +45,7 @@ def produce_engagement(settings: Settings, values: list[tuple[bytes | None, byte
             failures.append(str(err))
 
     for key, value in values:
-        producer.produce(settings.topic("engagement.events"), value, key=key,
+        producer.produce(settings.topic(ENGAGEMENT_EVENTS), value, key=key,
                          on_delivery=delivered)
         producer.poll(0)
     assert producer.flush(30) == 0

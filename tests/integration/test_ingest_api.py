@@ -23,7 +23,8 @@ from schemathesis.checks import positive_data_acceptance
 from api.main import create_app
 from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.kafka.producer import LeadProducer, ProduceFailed
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
+from schemas.contract import SOURCES, raw_topic
 from streams.identity import lead_id
 
 pytestmark = pytest.mark.integration
@@ -196,7 +197,7 @@ async def test_valid_lead_is_on_the_topic_as_sent(
     accepted = response.json()
     assert accepted["status"] == "accepted"
 
-    [msg] = await asyncio.to_thread(_read_topic, kafka_settings, f"leads.raw.{source}", 1)
+    [msg] = await asyncio.to_thread(_read_topic, kafka_settings, raw_topic(source), 1)
     assert msg.value() == body
     key = msg.key().decode()
     if source_id is not None:  # else the parser's own stand-in id: still the key

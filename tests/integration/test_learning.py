@@ -19,6 +19,7 @@ from infra.demo.produce import produce as produce_traffic
 from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import LEADS_OUTCOMES
 from streams.scoring.arms import Scorer
 from streams.traffic.generator import TrafficGenerator
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, scalar, wait_until
@@ -158,6 +159,6 @@ def _send_outcomes(settings: Settings, outcomes: list) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap,
                          "partitioner": KEY_PARTITIONER})
     for outcome in outcomes:
-        producer.produce(settings.topic("leads.outcomes"), encode(outcome),
+        producer.produce(settings.topic(LEADS_OUTCOMES), encode(outcome),
                          key=outcome.lead_id.encode())
     assert producer.flush(30) == 0

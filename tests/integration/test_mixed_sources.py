@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
 from infra.warehouse.query import run_query
+from schemas.contract import SOURCES
 from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 

@@ -15,6 +15,7 @@ import pytest
 
 from infra.settings import Settings
 from infra.warehouse.query import run_query
+from schemas.contract import raw_topic
 from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, landed, produce, scalar, wait_until
 
@@ -52,7 +53,7 @@ def test_leads_land_scored_and_garbage_lands_in_the_dlq(settings: Settings, tmp_
         reasons = run_query(settings, "SELECT reason, count() AS n FROM dlq FINAL GROUP BY reason")
         assert dict(reasons.rows) == dict(malformed)
         origins = run_query(settings, "SELECT topic, partition, offset, raw, source FROM dlq FINAL")
-        raw_by_topic = {(settings.topic(f"leads.raw.{e.source}"), e.value) for e in events
+        raw_by_topic = {(settings.topic(raw_topic(e.source)), e.value) for e in events
                         if not e.valid}
         for topic, partition, offset, raw, source in origins.rows:
             raw_bytes = raw if isinstance(raw, bytes) else raw.encode()

@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 from infra.demo.produce import produce
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
+from schemas.contract import LEADS_OUTCOMES, raw_topic
 from streams.traffic.generator import generate
 
 pytestmark = pytest.mark.integration
@@ -97,8 +98,8 @@ def test_what_was_produced_is_what_a_consumer_reads(settings: Settings, tmp_path
     assert summary.expected.total() == 500
     assert len(summary.expected) > 3  # a 10 % malformed share shows several reason codes
 
-    raw_topics = {settings.topic(f"leads.raw.{s}"): s for s in SOURCES}
-    outcomes_topic = settings.topic("leads.outcomes")
+    raw_topics = {settings.topic(raw_topic(s)): s for s in SOURCES}
+    outcomes_topic = settings.topic(LEADS_OUTCOMES)
     total = summary.events + summary.outcomes_sent
     messages = list(_consume(settings, [*raw_topics, outcomes_topic], total))
     assert len(messages) == total

@@ -34,6 +34,7 @@ from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import BUYER_INTERACTIONS, LEADS_SCORED
 from schemas.lead import ScoredLead
 from schemas.market import Buyer, BuyerInteraction
 from streams.serve.ranking import BuyerIndex, load_buyers
@@ -190,7 +191,7 @@ def test_scored_leads_are_ranked_and_sold_ones_leave_every_ranking(
         scored(5, 0.8, duplicate_of="portal:1"),
         scored(6, 0.7, lat=None, lon=None, h3_r7=0, location_precision="none"),
     ]
-    produce(settings, "leads.scored", [(lead.lead_id, encode(lead)) for lead in leads])
+    produce(settings, LEADS_SCORED, [(lead.lead_id, encode(lead)) for lead in leads])
     assert wait_until(lambda: redis.cell() == ["portal:1", "portal:2", "portal:3"], timeout=90)
     assert redis.buyer("buyer-0001") == ["portal:1", "portal:2", "portal:3"]
     assert redis.buyer("buyer-0002") == ["portal:1", "portal:2"]
@@ -201,12 +202,12 @@ def test_scored_leads_are_ranked_and_sold_ones_leave_every_ranking(
     assert card is not None and "someone" not in msgspec.json.encode(card).decode()
 
     # Lead 2 re-scored as quarantined leaves; lead 1 is bought by buyer-0002.
-    produce(settings, "leads.scored", [("portal:2", encode(scored(2, 0.2, quarantined=True)))])
+    produce(settings, LEADS_SCORED, [("portal:2", encode(scored(2, 0.2, quarantined=True)))])
     purchase = BuyerInteraction(buyer_id="buyer-0002", lead_id="portal:1", kind="purchase",
                                 occurred_ms=int(datetime.now(UTC).timestamp() * 1000),
                                 h3_r7=CELL, brokerage_id="brk-2", amount=52.5)
     view = msgspec.structs.replace(purchase, buyer_id="buyer-0001", kind="view", amount=None)
-    produce(settings, "buyer.interactions",
+    produce(settings, BUYER_INTERACTIONS,
             [(i.buyer_id, encode(i)) for i in (view, purchase)] + [("buyer-0003", b"{oops")])
     assert wait_until(lambda: redis.cell() == ["portal:3"], timeout=60)
     assert redis.buyer("buyer-0001") == ["portal:3"]
@@ -214,7 +215,7 @@ def test_scored_leads_are_ranked_and_sold_ones_leave_every_ranking(
     assert redis.run("card", "portal:1") is None
 
     # The sold lead's scored record consumed again (a replay) does not bring it back.
-    produce(settings, "leads.scored", [("portal:1", encode(scored(1, 0.3))),
+    produce(settings, LEADS_SCORED, [("portal:1", encode(scored(1, 0.3))),
                                        ("portal:7", encode(scored(7, 0.05)))])
     assert wait_until(lambda: "portal:7" in redis.cell(), timeout=60)
     assert redis.cell() == ["portal:3", "portal:7"]

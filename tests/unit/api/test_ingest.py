@@ -8,7 +8,8 @@ import pytest
 
 from api.main import create_app
 from api.routes.ingest import MEDIA_TYPES
-from infra.settings import SOURCES, Settings
+from infra.settings import Settings
+from schemas.contract import SOURCES
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import streams.drift
 from agents.drift import DriftSensor
 from infra.metrics import SCHEMA_DRIFT
-from infra.settings import SOURCES
+from schemas.contract import SOURCES
 from streams.drift import DriftConfig, DriftMonitor, SourceProfile, shape_of
 from streams.traffic.generator import TrafficGenerator
 

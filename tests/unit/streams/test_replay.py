@@ -13,8 +13,8 @@ import infra.ops.dlq
 import streams.replay
 from agents.replay import dead_letter, headers_of, resolution
 from streams.replay import (
-    ORIGIN_HEADER,
-    REASON_HEADER,
+    DLQ_ORIGIN_HEADER,
+    DLQ_REASON_HEADER,
     format_origin,
     origin_of,
     original_headers,
@@ -31,20 +31,20 @@ def _message(headers: object, topic: str = "leads.raw.portal", partition: int = 
 @given(st.from_regex(r"[A-Za-z0-9._-]{1,40}", fullmatch=True),
        st.integers(0, 10_000), st.integers(0, 2**62))
 def test_origin_round_trips(topic: str, partition: int, offset: int) -> None:
-    header = {ORIGIN_HEADER: format_origin(topic, partition, offset)}
+    header = {DLQ_ORIGIN_HEADER: format_origin(topic, partition, offset)}
     assert origin_of(header) == (topic, partition, offset)
 
 
 @pytest.mark.parametrize("value", ["", "t", "t/1", "t/x/2", "/1/2", "t/1/-2", "t/1/2/3"])
 def test_a_malformed_origin_is_no_origin(value: str) -> None:
-    assert origin_of({ORIGIN_HEADER: value}) is None
+    assert origin_of({DLQ_ORIGIN_HEADER: value}) is None
 
 
 def test_replay_headers_replace_stale_replay_headers() -> None:
-    stale = {"x-source": "crm", ORIGIN_HEADER: "old/0/0", REASON_HEADER: "bad_json"}
+    stale = {"x-source": "crm", DLQ_ORIGIN_HEADER: "old/0/0", DLQ_REASON_HEADER: "bad_json"}
     headers = replay_headers(stale, ("leads.raw.crm", 1, 2), "too_old")
-    assert headers == [("x-source", b"crm"), (ORIGIN_HEADER, b"leads.raw.crm/1/2"),
-                       (REASON_HEADER, b"too_old")]
+    assert headers == [("x-source", b"crm"), (DLQ_ORIGIN_HEADER, b"leads.raw.crm/1/2"),
+                       (DLQ_REASON_HEADER, b"too_old")]
     assert original_headers(stale) == {"x-source": "crm"}
 
 
@@ -58,8 +58,8 @@ def test_a_first_failure_is_filed_where_it_was_read(headers: object) -> None:
 
 
 def test_a_replay_rejected_again_renews_its_original_dead_letter() -> None:
-    message = _message([("x-source", b"portal"), (ORIGIN_HEADER, b"leads.raw.portal/1/17"),
-                        (REASON_HEADER, b"too_old")])
+    message = _message([("x-source", b"portal"), (DLQ_ORIGIN_HEADER, b"leads.raw.portal/1/17"),
+                        (DLQ_REASON_HEADER, b"too_old")])
     letter = dead_letter(message, source="portal", raw=b"x", reason="out_of_area",
                          detail="nowhere", produced_ms=1, received_ms=2)
     assert letter.origin == "leads.raw.portal[1]@17"
@@ -68,7 +68,8 @@ def test_a_replay_rejected_again_renews_its_original_dead_letter() -> None:
 
 
 def test_a_replay_that_scores_resolves_its_original_dead_letter() -> None:
-    message = _message([(ORIGIN_HEADER, b"leads.raw.portal/1/17"), (REASON_HEADER, b"too_old")])
+    message = _message([(DLQ_ORIGIN_HEADER, b"leads.raw.portal/1/17"),
+                        (DLQ_REASON_HEADER, b"too_old")])
     letter = resolution(message, source="portal", raw=b"x", lead_id="portal:abc",
                         produced_ms=1, received_ms=2)
     assert letter is not None
@@ -78,7 +79,7 @@ def test_a_replay_that_scores_resolves_its_original_dead_letter() -> None:
 
 
 @pytest.mark.parametrize("headers", [None, [], [("x-source", b"portal")], {"x-source": b"p"},
-                                     [(ORIGIN_HEADER, b"garbage")]])
+                                     [(DLQ_ORIGIN_HEADER, b"garbage")]])
 def test_an_ordinary_lead_resolves_nothing(headers: object) -> None:
     assert resolution(_message(headers), source="portal", raw=b"x", lead_id="l",
                       produced_ms=1, received_ms=2) is None

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from infra.ops import dlq
 from infra.settings import Settings
 from infra.warehouse.result import QueryResult
-from streams.replay import ORIGIN_HEADER, REASON_HEADER
+from schemas.contract import DLQ_ORIGIN_HEADER, DLQ_REASON_HEADER
 
 SETTINGS = Settings(clickhouse_url="chdb:///nowhere")
 
@@ -119,8 +119,8 @@ def test_replay_sends_raw_bytes_to_the_original_partition_with_origin_headers() 
     first, second = producer.sent
     assert first["value"] == b'{"a":1}' and first["partition"] == 1
     assert first["headers"] == [("x-source", b"portal"),
-                                (ORIGIN_HEADER, b"leads.raw.portal/1/7"),
-                                (REASON_HEADER, b"too_old")]
+                                (DLQ_ORIGIN_HEADER, b"leads.raw.portal/1/7"),
+                                (DLQ_REASON_HEADER, b"too_old")]
     # Partition 9 no longer exists: the partitioner chooses.
     assert second["value"] == b"\xff\xfe" and "partition" not in second
     assert "replayed 2 of 2" in summary.render()

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from infra.settings import SOURCES
+from schemas.contract import SOURCES
 from schemas.lead import Lead, ScoredLead
 from streams.errors import INTERNAL_ERROR, REASON_CODES, LeadRejected, Oversize, UnknownSource
 from streams.parse import partner_mappings as partners
