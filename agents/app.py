@@ -7,10 +7,9 @@ import faust
 from agents import faust_patches
 from infra.settings import Settings
 
-faust_patches.apply()
-
 
 def build_app(settings: Settings) -> faust.App:
+    faust_patches.apply()  # at start-up, not as a side effect of importing this module
     bootstrap = ";".join(f"kafka://{host}" for host in settings.kafka_bootstrap.split(","))
     return faust.App(
         f"{settings.topic_prefix}{settings.app_id}",

@@ -33,8 +33,9 @@ from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
 from streams.fraud.screen import FraudScreen
-from streams.ingest import IngestLimits, IngestState, ingest_one
+from streams.ingest import IngestConfig, IngestState, ingest_one
 from streams.parse.decode import NO_HEADERS
+from streams.parse.partner_mappings import load_partners
 from streams.scoring.arms import Scorer
 
 log = logging.getLogger(__name__)
@@ -85,11 +86,12 @@ def register(
     stores: Sequence[LeadFeatureStore] = (),
     behinds: Sequence[WriteBehind] = (),
 ) -> None:
-    limits = IngestLimits(
+    config = IngestConfig(
         max_bytes=settings.max_event_bytes,
         max_age=timedelta(days=settings.max_lead_age_days),
         max_skew=timedelta(seconds=settings.max_clock_skew_seconds),
         dedupe_window=timedelta(hours=settings.dedupe_window_hours),
+        partners=load_partners(settings.partners_file),
     )
     # Originals by contact and area: changelogged, so a restart still links duplicates.
     first_lead_by_contact = app.Table(
@@ -107,10 +109,10 @@ def register(
     recent = RecentLeads()
     events_in, leads_scored = _BySource(EVENTS_IN), _BySource(LEADS_SCORED)
 
-    @app.timer(sweep_seconds(limits.dedupe_window))
+    @app.timer(sweep_seconds(config.dedupe_window))
     async def forget_expired_originals() -> None:
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        window_ms = int(limits.dedupe_window.total_seconds() * 1000)
+        window_ms = int(config.dedupe_window.total_seconds() * 1000)
         forgotten = await forget_expired(first_lead_by_contact, now_ms, window_ms)
         if forgotten:
             log.info("forgot %d expired originals of %s", forgotten, first_lead_by_contact.name)
@@ -143,7 +145,7 @@ def register(
                     raw,
                     received=received,
                     produced_ms=produced_ms,
-                    limits=limits,
+                    config=config,
                     state=state,
                     headers=headers,
                 )

@@ -3,8 +3,9 @@
 - Checkpoints live in ``{state_dir}/models``: ``{prefix}scorer-{seq:08d}.pkl`` (the newest
   `KEEP_CHECKPOINTS` are kept) and ``{prefix}scorer.current`` naming the one to load. A
   file is written whole and renamed, the pointer last, so a crash never leaves a torn or
-  dangling checkpoint. Written every `CHECKPOINT_SECONDS` when the scorer learned or
-  changed, at shutdown, and at once after a promotion or rollback.
+  dangling checkpoint (`infra.checkpoints`: checksummed, fsynced). Written every
+  `CHECKPOINT_SECONDS` when the scorer learned or changed, at shutdown, and at once
+  after a promotion or rollback.
 - `load_scorer(settings)`: the current checkpoint (else the newest readable one, else a
   pre-scorer ``{prefix}champion.pkl`` model as champion, else fresh models), reconciled
   with settings: an arm whose configured spec changed is rebuilt cold; the challenger
@@ -21,7 +22,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
+from infra.checkpoints import CheckpointFile, VersionedCheckpoints
 from infra.metrics import (
     FEATURE_IMPORTANCE,
     MODEL_CHANGES,
@@ -53,7 +54,7 @@ _LEGACY_MODEL = "champion"
 
 @dataclass(frozen=True)
 class ScorerCheckpoints:
-    """Versioned scorer pickles in one directory, under one topic prefix."""
+    """Versioned scorer checkpoints in one directory, under one topic prefix."""
 
     directory: Path
     prefix: str = ""
@@ -64,62 +65,26 @@ class ScorerCheckpoints:
         return cls(settings.state_dir / "models", settings.topic_prefix)
 
     @property
-    def pointer(self) -> Path:
-        return self.directory / f"{self.prefix}scorer.current"
+    def _files(self) -> VersionedCheckpoints:
+        return VersionedCheckpoints(self.directory, "scorer", self.prefix, self.keep)
 
     def versions(self) -> list[Path]:
-        """Checkpoint files, oldest first."""
-        pattern = re.compile(rf"^{re.escape(self.prefix)}scorer-(\d+)\.pkl$")
-        found = []
-        if self.directory.is_dir():
-            for path in self.directory.iterdir():
-                match = pattern.match(path.name)
-                if match:
-                    found.append((int(match[1]), path))
-        return [path for _, path in sorted(found)]
+        return self._files.versions()
 
     def current(self) -> Path | None:
-        try:
-            name = self.pointer.read_text().strip()
-        except OSError:
-            return None
-        path = self.directory / name
-        return path if name and path.exists() else None
+        return self._files.current()
 
     def save(self, scorer: Scorer) -> Path:
-        versions = self.versions()
-        last = int(versions[-1].stem.rsplit("-", 1)[1]) if versions else 0
-        path = self.directory / f"{self.prefix}scorer-{last + 1:08d}.pkl"
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, scorer.dumps())
-        _write_atomically(self.pointer, path.name.encode())
-        for old in [*versions, path][: -self.keep]:
-            old.unlink(missing_ok=True)
+        path = self._files.save(scorer.dumps())
         MODEL_CHECKPOINTS.inc()
         return path
 
     def load(self) -> tuple[Scorer, Path] | None:
         """The current checkpoint, else the newest one that reads; None when there is none."""
-        current = self.current()
-        candidates = [current] if current else []
-        candidates += [p for p in reversed(self.versions()) if p != current]
-        for path in candidates:
-            try:
-                return Scorer.loads(path.read_bytes()), path
-            except Exception:
-                log.exception("scorer checkpoint %s unreadable; trying an older one", path)
-        return None
+        return self._files.load(Scorer.loads)
 
     def describe(self) -> dict[str, Any]:
-        current = self.current()
-        return {"current": current.name if current else None,
-                "versions": [p.name for p in self.versions()]}
-
-
-def _write_atomically(path: Path, blob: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(blob)
-    tmp.replace(path)
+        return self._files.describe()
 
 
 def fresh_scorer(settings: Settings, champion: ConversionModel | None = None) -> Scorer:
@@ -151,12 +116,8 @@ def load_scorer(settings: Settings) -> Scorer:
 def _legacy_champion(settings: Settings) -> ConversionModel | None:
     """The single model a worker from before champion/challenger checkpointed, if it fits."""
     path = settings.state_dir / "models" / f"{settings.topic_prefix}{_LEGACY_MODEL}.pkl"
-    if not path.exists():
-        return None
-    try:
-        model = ConversionModel.loads(path.read_bytes())
-    except Exception:
-        log.exception("legacy model checkpoint %s unreadable; starting cold", path)
+    model = CheckpointFile(path).load(ConversionModel.loads)
+    if model is None:
         return None
     if model.spec != settings.model_spec:
         return None

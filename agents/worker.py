@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import faust
@@ -18,6 +16,7 @@ from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
 from agents.topics import Topics, declare_topics
+from infra.checkpoints import CheckpointFile
 from infra.kafka.admin import ensure_topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
@@ -26,7 +25,6 @@ from infra.warehouse.query import result_to_json
 from streams.features.build import FeatureStores, feature_stores
 from streams.features.competitors import load_competitors
 from streams.fraud.screen import FraudScreen
-from streams.parse import partner_mappings as partners
 from streams.parse.registry import warm as warm_parsers
 from streams.scoring.arms import Scorer
 from streams.serve.ranking import BuyerIndex, load_buyers
@@ -48,36 +46,17 @@ class Worker:
     gate: WarehouseGate
 
 
-def _checkpoint_path(settings: Settings, name: str) -> Path:
-    return settings.state_dir / "models" / f"{settings.topic_prefix}{name}.pkl"
+def checkpoint_file(settings: Settings, name: str) -> CheckpointFile:
+    return CheckpointFile.in_dir(settings.state_dir / "models", f"{settings.topic_prefix}{name}")
 
 
 def load_screen(settings: Settings) -> FraudScreen:
     """The fraud screen with its velocity state and anomaly model, resumed if checkpointed."""
-    restored = _load(settings, SCREEN_CHECKPOINT, FraudScreen.loads)
+    restored = checkpoint_file(settings, SCREEN_CHECKPOINT).load(FraudScreen.loads)
     if restored is None:
         return FraudScreen(threshold=settings.fraud_quarantine_threshold, seed=settings.model_seed)
     restored.threshold = settings.fraud_quarantine_threshold  # settings win over the checkpoint
     return restored
-
-
-def _load(settings: Settings, name: str, loads: Callable[[bytes], T]) -> T | None:
-    path = _checkpoint_path(settings, name)
-    if not path.exists():
-        return None
-    try:
-        return loads(path.read_bytes())
-    except Exception:
-        log.exception("checkpoint %s unreadable; starting cold", path)
-        return None
-
-
-def save_checkpoint(settings: Settings, name: str, blob: bytes) -> None:
-    path = _checkpoint_path(settings, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(blob)
-    tmp.replace(path)  # atomic: a crash mid-write never leaves a torn checkpoint
 
 
 def feature_stores_for(settings: Settings, *, seeded: bool = False) -> FeatureStores:
@@ -100,7 +79,7 @@ def build_worker(settings: Settings) -> Worker:
     screen = load_screen(settings)
     gate = WarehouseGate(open_warehouse(settings))
 
-    recommender = (_load(settings, serve.RECO_CHECKPOINT, Recommender.loads)
+    recommender = (checkpoint_file(settings, serve.RECO_CHECKPOINT).load(Recommender.loads)
                    or Recommender(seed=settings.model_seed))
 
     # Feature stores live in memory, written behind into changelogged tables.
@@ -118,8 +97,8 @@ def build_worker(settings: Settings) -> Worker:
                    BuyerIndex(load_buyers(settings.buyers_file)), recommender)
 
     def checkpoint() -> None:
-        save_checkpoint(settings, SCREEN_CHECKPOINT, screen.dumps())
-        save_checkpoint(settings, serve.RECO_CHECKPOINT, recommender.dumps())
+        checkpoint_file(settings, SCREEN_CHECKPOINT).save(screen.dumps())
+        checkpoint_file(settings, serve.RECO_CHECKPOINT).save(recommender.dumps())
 
     @app.on_before_shutdown.connect
     def stop(app: faust.App, **_: object) -> None:
@@ -169,7 +148,6 @@ def run_worker(settings: Settings) -> None:
     # Before any agent runs: the topics exist with the partitioning the joins rely on,
     # and the warehouse tables exist.
     ensure_topics(settings)
-    partners.configure(partners.load_partners(settings.partners_file))
     warm_parsers()
     # Start-up objects (place data, models, offices) live forever: keep them out of the
     # collector's full passes, which otherwise stall the event loop for ~0.1-0.3 s.

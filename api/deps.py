@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from infra.kafka.producer import LeadProducer
 from infra.settings import Settings
+from streams.parse.partner_mappings import PartnerRegistry
 
 
 # All async: FastAPI runs a sync dependency in its thread pool, a hop per request.
@@ -24,6 +25,11 @@ async def get_producer(request: Request) -> LeadProducer:
     return request.app.state.producer
 
 
+async def get_partners(request: Request) -> PartnerRegistry:
+    return request.app.state.partners
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RedisDep = Annotated[aioredis.Redis, Depends(get_redis)]
 ProducerDep = Annotated[LeadProducer, Depends(get_producer)]
+PartnersDep = Annotated[PartnerRegistry, Depends(get_partners)]

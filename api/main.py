@@ -15,6 +15,7 @@ from api.routes import health, ingest
 from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from infra.settings import Settings
+from streams.parse.partner_mappings import load_partners
 from streams.parse.registry import warm
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        # The worker's partner feeds: an HTTP partner row is checked as the worker will.
+        app.state.partners = load_partners(settings.partners_file)
         app.state.redis = aioredis.Redis.from_url(settings.redis_url)
         app.state.producer = LeadProducer(settings.kafka_bootstrap)
         try:

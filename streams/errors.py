@@ -1,13 +1,19 @@
-"""Why an input could not become a lead: one root exception, one subclass per reason code.
+"""The project's one exception root, and why an input could not become a lead.
 
-Every rejection carries a stable `reason` code (used in the DLQ, metrics and
-`aiqleads dlq`) and a human `detail`.
+`AIQLeadsError` is the root of every error this project raises on purpose (rejections,
+configuration, checkpoints, adapters): `except AIQLeadsError` catches ours and nothing
+else. Under it, `LeadRejected` has one subclass per reason code; every rejection carries
+a stable `reason` code (used in the DLQ, metrics and `aiqleads dlq`) and a human `detail`.
 """
 
 from __future__ import annotations
 
 
-class LeadRejected(Exception):
+class AIQLeadsError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class LeadRejected(AIQLeadsError):
     """Root of every reason an input event goes to the dead-letter topic."""
 
     reason: str = "rejected"

@@ -26,17 +26,21 @@ from streams.features.store import LeadFeatureStore
 from streams.fraud.screen import FraudScreen
 from streams.parse.decode import NO_HEADERS
 from streams.parse.normalize import normalize_ip
+from streams.parse.partner_mappings import PartnerRegistry
 from streams.parse.registry import parse
 from streams.scoring.arms import Scorer
 from streams.validate import validate
 
 
 @dataclass(frozen=True, slots=True)
-class IngestLimits:
+class IngestConfig:
+    """What the ingest stage is told (limits, partner feeds), not what it learns."""
+
     max_bytes: int = 64 * 1024
     max_age: timedelta = timedelta(days=30)
     max_skew: timedelta = timedelta(minutes=5)
     dedupe_window: timedelta = timedelta(hours=72)
+    partners: PartnerRegistry | None = None  # partner CSV feeds; None: the bundled registry
 
 
 @dataclass(slots=True)
@@ -56,20 +60,21 @@ def ingest_one(
     *,
     received: datetime,
     produced_ms: int,
-    limits: IngestLimits,
+    config: IngestConfig,
     state: IngestState,
     headers: Mapping[str, str] = NO_HEADERS,
 ) -> ScoredLead:
     """Turn one raw source event into a scored lead; raises `LeadRejected` with a reason."""
-    lead = parse(source, raw, received, max_bytes=limits.max_bytes, headers=headers)
-    lead = validate(lead, received, max_age=limits.max_age, max_skew=limits.max_skew)
+    lead = parse(source, raw, received, max_bytes=config.max_bytes, headers=headers,
+                 partners=config.partners)
+    lead = validate(lead, received, max_age=config.max_age, max_skew=config.max_skew)
     if lead.ip is None and CLIENT_IP_HEADER in headers:
         lead = msgspec.structs.replace(lead, ip=normalize_ip(headers[CLIENT_IP_HEADER]))
     cells = enrich(lead)
     received_ms = int(received.timestamp() * 1000)
     event_ms = int(lead.event_time.timestamp() * 1000)
     duplicate_of = find_original(
-        lead, cells.r8, event_ms, int(limits.dedupe_window.total_seconds() * 1000),
+        lead, cells.r8, event_ms, int(config.dedupe_window.total_seconds() * 1000),
         state.first_lead_by_contact,
     )
     verdict = state.screen.screen_one(lead, cells.r7, received_ms)

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, SecretStr
 from starlette.requests import ClientDisconnect
 
-from api.deps import ProducerDep, SettingsDep
+from api.deps import PartnersDep, ProducerDep, SettingsDep
 from infra.kafka.producer import ProduceFailed
 from infra.metrics import INGEST_HTTP
 from schemas.contract import (
@@ -166,6 +166,7 @@ async def ingest_lead(
     ],
     settings: SettingsDep,
     producer: ProducerDep,
+    partners: PartnersDep,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
     partner_id: Annotated[
         str | None,
@@ -201,7 +202,7 @@ async def ingest_lead(
 
     try:
         lead = parse(source, raw, received, max_bytes=settings.max_event_bytes,
-                     headers=seen_headers)
+                     headers=seen_headers, partners=partners)
         validate(lead, received,
                  max_age=timedelta(days=settings.max_lead_age_days),
                  max_skew=timedelta(seconds=settings.max_clock_skew_seconds))

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import Settings
 from schemas.contract import CONTRACT_TOPICS
+from streams.errors import AIQLeadsError
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 KEY_PARTITIONER = "murmur2_random"
 
 
-class KafkaUnavailable(Exception):
+class KafkaUnavailable(AIQLeadsError):
     """No broker answered at the configured bootstrap address."""
 
 

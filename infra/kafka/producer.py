@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from streams.errors import AIQLeadsError
+
 log = logging.getLogger(__name__)
 
 
-class ProduceFailed(Exception):
+class ProduceFailed(AIQLeadsError):
     """Kafka did not acknowledge the message: unreachable, refused, or too slow."""
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.settings import Settings
+from streams.errors import AIQLeadsError
 
 
-class StackError(Exception):
+class StackError(AIQLeadsError):
     """Root of the local stack's errors; the message is meant for the operator."""
 
 

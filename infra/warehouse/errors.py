@@ -5,8 +5,10 @@ The land agent retries any `WarehouseError` with backoff; `aiqleads sql` prints 
 
 from __future__ import annotations
 
+from streams.errors import AIQLeadsError
 
-class WarehouseError(Exception):
+
+class WarehouseError(AIQLeadsError):
     """Root of every warehouse failure."""
 
 

@@ -40,6 +40,7 @@ import msgspec
 from schemas.engagement import ENGAGEMENT_KINDS, EngagementEvent, engagement_decoder
 from schemas.lead import Lead
 from streams.enrich import H3Cells
+from streams.errors import AIQLeadsError
 from streams.features.store import DirtyKeys, Features
 from streams.parse.contact import normalize_email, normalize_phone
 
@@ -77,7 +78,7 @@ _log1p = math.log1p
 _exp = math.exp
 
 
-class BadEngagement(Exception):
+class BadEngagement(AIQLeadsError):
     """An engagement event that names no usable person or is not an engagement event."""
 
     def __init__(self, reason: str, detail: str) -> None:

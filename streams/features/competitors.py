@@ -40,6 +40,7 @@ import msgspec
 from schemas.lead import Lead
 from schemas.market import CompetitorOffice
 from streams.enrich import H3Cells
+from streams.errors import AIQLeadsError
 from streams.features.store import DirtyKeys, Features
 
 FORMAT = "aiqleads.competitors/1"
@@ -53,7 +54,7 @@ _FLAT_SLACK = 1.01
 _CACHE_CELLS = 1 << 16
 
 
-class CompetitorDataError(ValueError):
+class CompetitorDataError(AIQLeadsError, ValueError):
     """The competitor office file is unreadable or not in the expected format."""
 
 

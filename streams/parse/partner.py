@@ -6,7 +6,7 @@ the registry does not know), BadEncoding (not UTF-8), BadShape (not exactly one 
 of the partner's field count, or the header row itself), BadTimestamp (the partner's
 time column empty or not in its format), MissingContact, BadEmail, BadPhone; nothing else.
 
-`registry` defaults to `streams.parse.partner_mappings.active()`. A byte-order mark and the line
+`registry` defaults to `partner_mappings.bundled_partners()`. A byte-order mark and the line
 ending after the row are tolerated; quoted fields may hold delimiters, quotes ("") and
 line breaks. The source id is ``<partner_id>:<the partner's id>``, or
 ``<partner_id>:<hash of the bytes>`` for a row without one; `campaign_id` is the partner.
@@ -22,7 +22,6 @@ from schemas.contract import PARTNER_HEADER
 from schemas.lead import Lead
 from streams.errors import BadShape, BadTimestamp, UnknownPartner
 from streams.identity import content_id
-from streams.parse import partner_mappings as partners
 from streams.parse.answers import lead_from_answers, location_from_answers, names_from_answers
 from streams.parse.contact import resolve_contact
 from streams.parse.decode import NO_HEADERS, decode_text, parse_float, parse_layout, parse_timestamp
@@ -30,7 +29,7 @@ from streams.parse.normalize import (
     normalize_intent,
     normalize_ip,
 )
-from streams.parse.partner_mappings import EPOCH, PartnerRegistry, PartnerSpec
+from streams.parse.partner_mappings import EPOCH, PartnerRegistry, PartnerSpec, bundled_partners
 
 SOURCE = "partner"
 
@@ -43,7 +42,7 @@ def parse_partner(
     registry: PartnerRegistry | None = None,
 ) -> Lead:
     """One partner CSV row → a `Lead` (received: UTC-aware time the row reached us)."""
-    spec = _partner(headers, registry if registry is not None else partners.active())
+    spec = _partner(headers, registry if registry is not None else bundled_partners())
     row = _row(raw, spec)
     answers = _answers(row, spec)
     event_time = _event_time(answers, spec, received)

@@ -4,8 +4,9 @@ Contract:
 - `load_partners(path)` reads a registry file (None: the bundled `schemas/partners.json`)
   and checks all of it; a wrong file raises `PartnerConfigError` naming the partner and
   the problem. That is configuration, found at start-up: never a reason code.
-- `configure(registry)` sets the registry the `partner` parser uses; `active()` returns
-  it, loading the bundled file on first use (`streams.parse.registry.warm` does that at start-up).
+- There is no registry in a module global: the worker and the API load theirs from
+  `Settings.partners_file` and pass it to `parse(..., partners=...)`; `bundled_partners()`
+  is the bundled file, read once, for callers that pass none (tests, the simulator).
 - A `PartnerSpec` is immutable and ready for the hot path: `fields[canonical]` holds the
   column positions to read, first non-empty wins; `values` codes are case-folded.
 
@@ -33,6 +34,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
@@ -40,7 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from streams.errors import BadTimestamp
+from streams.errors import AIQLeadsError, BadTimestamp
 from streams.parse.decode import parse_layout
 
 FORMAT = "aiqleads-partners/1"
@@ -56,7 +58,7 @@ FIELDS: frozenset[str] = frozenset({
 _PARTNER_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}", re.ASCII)
 
 
-class PartnerConfigError(ValueError):
+class PartnerConfigError(AIQLeadsError, ValueError):
     """The partner registry file is unreadable or inconsistent."""
 
 
@@ -210,18 +212,7 @@ def _spec(where: str, partner_id: str, entry: _Entry) -> PartnerSpec:
 
 # --- the registry the parser uses -------------------------------------------------------------
 
-_active: PartnerRegistry | None = None
-
-
-def configure(registry: PartnerRegistry) -> None:
-    """Make `registry` the one the `partner` parser uses (e.g. from `Settings.partners_file`)."""
-    global _active
-    _active = registry
-
-
-def active() -> PartnerRegistry:
-    """The registry in use: the configured one, else the bundled file (loaded once)."""
-    global _active
-    if _active is None:
-        _active = load_partners(None)
-    return _active
+@cache
+def bundled_partners() -> PartnerRegistry:
+    """The bundled registry, read once (immutable; a deployment's own file is passed in)."""
+    return load_partners(None)

@@ -20,12 +20,12 @@ from datetime import datetime
 from schemas.lead import Lead
 from streams.errors import Oversize, UnknownSource
 from streams.parse import geocode
-from streams.parse import partner_mappings as partners
 from streams.parse.contact import normalize_phone
 from streams.parse.crm import parse_crm
 from streams.parse.decode import NO_HEADERS
 from streams.parse.facebook import parse_facebook
 from streams.parse.partner import parse_partner
+from streams.parse.partner_mappings import PartnerRegistry, bundled_partners
 from streams.parse.portal import parse_portal
 from streams.parse.webform import parse_webform
 
@@ -49,14 +49,21 @@ def parse(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     headers: Mapping[str, str] | None = None,
+    partners: PartnerRegistry | None = None,
 ) -> Lead:
-    """Parse one raw event of `source` received at `received` (UTC-aware)."""
+    """Parse one raw event of `source` received at `received` (UTC-aware).
+
+    `partners`: the partner CSV registry (None: the bundled one).
+    """
     parser = PARSERS.get(source)
     if parser is None:
         raise UnknownSource(f"no parser for source {source[:64]!r}")
     if len(raw) > max_bytes:
         raise Oversize(f"{len(raw)} bytes > limit {max_bytes}")
-    return parser(raw, received, NO_HEADERS if headers is None else headers)
+    headers = NO_HEADERS if headers is None else headers
+    if parser is parse_partner:  # the one parser with configuration
+        return parse_partner(raw, received, headers, registry=partners)
+    return parser(raw, received, headers)
 
 
 def warm() -> None:
@@ -64,4 +71,4 @@ def warm() -> None:
     geocode.warm()
     # An extension takes phonenumbers' slow path, which loads its metadata (US and the NANP).
     normalize_phone("+1 416 555 0134 ext. 1")
-    partners.active()
+    bundled_partners()

@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from river import base, metrics, utils
 
 from streams.checkpoint import Pickled
+from streams.errors import AIQLeadsError
 from streams.scoring.explain import Importance
 from streams.scoring.model import ConversionModel, Features
 
@@ -48,7 +49,7 @@ _SPLIT_PERSON = b"aiq-arm-split"  # keeps the split independent of Kafka's key p
 _HASH_SPACE = 1 << 64
 
 
-class ScorerError(Exception):
+class ScorerError(AIQLeadsError):
     """A model change that cannot be made (the operator gets the sentence)."""
 
 

@@ -25,9 +25,8 @@ from msgspec.structs import replace
 
 from schemas.contract import PARTNER_HEADER
 from streams.identity import content_id
-from streams.parse import partner_mappings as partners
 from streams.parse.contact import normalize_email, normalize_phone
-from streams.parse.partner_mappings import EPOCH, PartnerSpec
+from streams.parse.partner_mappings import EPOCH, PartnerSpec, bundled_partners
 from streams.traffic.draw import LeadDraw
 from streams.traffic.sampling import between, pick
 from streams.traffic.wire import JSON, Encoding, Rendered
@@ -373,7 +372,7 @@ def _intent_code(spec: PartnerSpec, intent: str) -> str:
 
 
 def render_partner(draw: LeadDraw, rng: random.Random) -> Rendered:
-    registry = partners.active()
+    registry = bundled_partners()
     specs = [registry[partner_id] for partner_id in registry]
     spec = pick(rng, [s for s in specs if _carries(s, draw)] or specs)
     home, person = draw.home, draw.person

@@ -14,7 +14,7 @@ from streams.errors import LeadRejected
 from streams.features.build import FeatureStores, feature_stores
 from streams.features.competitors import load_competitors
 from streams.fraud.screen import FraudScreen
-from streams.ingest import IngestLimits, IngestState, ingest_one
+from streams.ingest import IngestConfig, IngestState, ingest_one
 from streams.scoring.arms import Scorer
 from streams.scoring.evaluate import Labelled
 from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for
@@ -51,7 +51,7 @@ def scored_traffic(
     state = IngestState(scorer=scorer, screen=FraudScreen(seed=seed), first_lead_by_contact={},
                         stores=stores.all)
     engagement_rng = random.Random(seed ^ ENGAGEMENT_SEED_SALT)
-    limits = IngestLimits()
+    config = IngestConfig()
     step = timedelta(seconds=seconds_per_lead)
     labelled = 0
     while labelled < count:
@@ -63,7 +63,7 @@ def scored_traffic(
             stores.behaviour.observe_event(engagement)
         try:
             lead = ingest_one(event.source, event.value, received=now, produced_ms=0,
-                              limits=limits, state=state, headers=event.headers)
+                              config=config, state=state, headers=event.headers)
         except LeadRejected:
             continue
         _, outcome = generator.outcome(event, 0.0)

@@ -31,7 +31,7 @@ from streams.features.build import FeatureStores
 from streams.features.competitors import load_competitors
 from streams.features.lead import lead_features
 from streams.features.market_stores import MarketStores
-from streams.ingest import IngestLimits
+from streams.ingest import IngestConfig
 from streams.parse.registry import parse, warm
 from streams.traffic.engagement import ENGAGEMENT_SEED_SALT, engagement_for
 from streams.traffic.generator import generate
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.bench
 
 WARM = 20_000
 MEASURED = 10_000
-LIMITS = IngestLimits()
+CONFIG = IngestConfig()
 
 
 def _leads(count: int, now: datetime) -> tuple[list[tuple[Lead, H3Cells, float]], BehaviourBook]:
@@ -55,7 +55,7 @@ def _leads(count: int, now: datetime) -> tuple[list[tuple[Lead, H3Cells, float]]
             book.observe_event(engagement)
         with contextlib.suppress(LeadRejected):
             lead = parse(event.source, event.value, now, headers=event.headers)
-            lead = validate(lead, now, max_age=LIMITS.max_age, max_skew=LIMITS.max_skew)
+            lead = validate(lead, now, max_age=CONFIG.max_age, max_skew=CONFIG.max_skew)
             leads.append((lead, enrich(lead), event.p))
     return leads, book
 

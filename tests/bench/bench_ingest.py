@@ -51,7 +51,7 @@ from streams.features.build import feature_stores
 from streams.features.competitors import load_competitors
 from streams.features.lead import lead_features
 from streams.fraud.screen import FraudScreen
-from streams.ingest import IngestLimits, IngestState, ingest_one
+from streams.ingest import IngestConfig, IngestState, ingest_one
 from streams.parse.registry import parse, warm
 from streams.scoring.arms import Scorer
 from streams.traffic.generator import GeneratedEvent, generate
@@ -89,13 +89,13 @@ def _state() -> IngestState:
 
 
 def _ingest(events: list[GeneratedEvent], state: IngestState, now: datetime, run: Run) -> None:
-    limits = IngestLimits()
+    config = IngestConfig()
     clock = time.perf_counter_ns
     chunk_started = clock()
     for i, event in enumerate(events, 1):
         started = clock()
         with contextlib.suppress(LeadRejected):
-            ingest_one(event.source, event.value, received=now, produced_ms=0, limits=limits,
+            ingest_one(event.source, event.value, received=now, produced_ms=0, config=config,
                        state=state, headers=event.headers)
         ended = clock()
         run.by_source[event.source].append((ended - started) / 1000)
@@ -205,14 +205,14 @@ def _stage(m: dict[str, ModuleType], now: datetime, *, full: bool) -> Step:
     parse, validate, rejected = m["parse"].parse, m["validate"].validate, m["errors"].LeadRejected
     enrich, find_original = m["enrich"].enrich, m["dedupe"].find_original
     screen, originals = m["fraud"].FraudScreen(), {}
-    limits = IngestLimits()
-    window_ms = int(limits.dedupe_window.total_seconds() * 1000)
+    config = IngestConfig()
+    window_ms = int(config.dedupe_window.total_seconds() * 1000)
     now_ms = int(now.timestamp() * 1000)
 
     def step(event: GeneratedEvent) -> None:
         try:
             lead = parse(event.source, event.value, now, headers=event.headers)
-            lead = validate(lead, now, max_age=limits.max_age, max_skew=limits.max_skew)
+            lead = validate(lead, now, max_age=config.max_age, max_skew=config.max_skew)
         except rejected:
             return
         if full:
@@ -281,14 +281,14 @@ def split(count: int = 10_000) -> str:
     now = datetime.now(UTC)
     events = generate(count, sources=SOURCES, seed=77, malformed_share=0.03, fraud_share=0.05,
                       duplicate_share=0.03, now=now)
-    state, limits = _state(), IngestLimits()
+    state, config = _state(), IngestConfig()
     now_ms = int(now.timestamp() * 1000)
-    window_ms = int(limits.dedupe_window.total_seconds() * 1000)
+    window_ms = int(config.dedupe_window.total_seconds() * 1000)
     leads = []
     for event in events:
         with contextlib.suppress(LeadRejected):
             lead = parse(event.source, event.value, now, headers=event.headers)
-            leads.append(validate(lead, now, max_age=limits.max_age, max_skew=limits.max_skew))
+            leads.append(validate(lead, now, max_age=config.max_age, max_skew=config.max_skew))
     located = [(lead, enrich(lead)) for lead in leads]
     originals: dict[str, str] = {}
     scored_lead = ScoredLead(**msgspec.structs.asdict(leads[0]))
@@ -296,7 +296,7 @@ def split(count: int = 10_000) -> str:
         ("parse (all sources)", _best_median(
             lambda e: _suppress(parse, e.source, e.value, now, headers=e.headers), events)),
         ("validate", _best_median(
-            lambda x: validate(x, now, max_age=limits.max_age, max_skew=limits.max_skew), leads)),
+            lambda x: validate(x, now, max_age=config.max_age, max_skew=config.max_skew), leads)),
         ("H3 cells", _best_median(enrich, leads)),
         ("dedupe", _best_median(lambda x: find_original(
             x[0], x[1].r8, int(x[0].event_time.timestamp() * 1000), window_ms, originals),
@@ -313,14 +313,14 @@ def split(count: int = 10_000) -> str:
     ingest = [(e, fresh) for e in events]
     rows.append(("whole stage, fused (per event)", _best_median(
         lambda x: _suppress(ingest_one, x[0].source, x[0].value, received=now, produced_ms=0,
-                            limits=limits, state=x[1], headers=x[0].headers), ingest)))
+                            config=config, state=x[1], headers=x[0].headers), ingest)))
     staged_state = _state()
     times: list[float] = []
     for _ in range(3):
         for offset in range(0, len(events), CHUNK):
             batch = events[offset : offset + CHUNK]
             started = time.perf_counter_ns()
-            _staged(batch, staged_state, now, limits)
+            _staged(batch, staged_state, now, config)
             times.append((time.perf_counter_ns() - started) / len(batch) / 1000)
     rows.append(("whole stage, staged (500-event batches)",
                  f"{min(times):.1f} / {statistics.median(times):.1f}"))
@@ -337,10 +337,10 @@ def _suppress(call: Callable[..., object], *args: object, **kwargs: object) -> o
 
 
 def _staged(batch: list[GeneratedEvent], state: IngestState, now: datetime,
-            limits: IngestLimits) -> None:
+            config: IngestConfig) -> None:
     """`ingest_one`'s steps, each over the whole batch in turn (the stateful ones in order)."""
     now_ms = int(now.timestamp() * 1000)
-    window_ms = int(limits.dedupe_window.total_seconds() * 1000)
+    window_ms = int(config.dedupe_window.total_seconds() * 1000)
     leads = []
     for event in batch:
         with contextlib.suppress(LeadRejected):
@@ -348,7 +348,7 @@ def _staged(batch: list[GeneratedEvent], state: IngestState, now: datetime,
     valid = []
     for lead in leads:
         with contextlib.suppress(LeadRejected):
-            valid.append(validate(lead, now, max_age=limits.max_age, max_skew=limits.max_skew))
+            valid.append(validate(lead, now, max_age=config.max_age, max_skew=config.max_skew))
     cells = [enrich(lead) for lead in valid]
     duplicates = [
         find_original(lead, c.r8, int(lead.event_time.timestamp() * 1000), window_ms,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -39,3 +41,18 @@ def test_offsets_the_log_does_not_have_do_not_hold_it() -> None:
 
 def test_a_first_commit_is_not_held() -> None:
     assert _new_offset(consumer(None, [0, 1, 2]), TP) == 3
+
+
+def test_applied_by_building_the_app_not_by_importing() -> None:
+    probe = (
+        "from faust.transport.consumer import Consumer\n"
+        "from agents import faust_patches\n"
+        "import agents.app, agents.worker\n"
+        "assert Consumer._new_offset is not faust_patches._new_offset, 'patched at import'\n"
+        "from infra.settings import Settings\n"
+        "agents.app.build_app(Settings(topic_prefix='probe.'))\n"
+        "assert Consumer._new_offset is faust_patches._new_offset, 'not patched at start-up'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]

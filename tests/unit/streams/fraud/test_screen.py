@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.lead import Lead
+from streams.checkpoint import CheckpointError
 from streams.enrich import h3_cells
 from streams.fraud.screen import (
     CLEAN,
@@ -210,7 +211,7 @@ def test_a_checkpoint_resumes_exactly() -> None:
     screen_all(screen, stream[:30])
     clone = FraudScreen.loads(screen.dumps())
     assert screen_all(clone, stream[30:]) == screen_all(screen, stream[30:])
-    with pytest.raises(TypeError):
+    with pytest.raises(CheckpointError):
         FraudScreen.loads(pickle.dumps({"not": "a screen"}))
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.lead import Lead
 from streams.errors import (
     BadEmail,
     BadEncoding,
@@ -25,15 +23,19 @@ from streams.errors import (
     UnknownPartner,
 )
 from streams.identity import content_id, lead_id
-from streams.parse import partner_mappings as partners
-from streams.parse.geocode import zip_place
 from streams.parse.partner import _row, parse_partner
 from streams.parse.partner_mappings import PartnerRegistry, load_partners
+from streams.parse.registry import parse
+from tests.unit.streams.parse.fixtures import (
+    FUZZ,
+    NOON,
+    RECEIVED,
+    assert_rejects,
+    jane_in_austin,
+    only_rejections,
+    partner_ids,
+)
 
-RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
-NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-AUSTIN = zip_place("78701")
-assert AUSTIN is not None
 HOMEQUEST = {"x-partner-id": "homequest"}
 MOVEWISE = {"x-partner-id": "movewise"}
 RELOHUB = {"x-partner-id": "relohub"}
@@ -43,32 +45,20 @@ ROW = (
     b'HQ-100234,2026-05-01 12:00:00,Jane,Doe,jane@example.com,(512) 555-0134,"12 Oak St, Apt 4",'
     b'Austin,TX,78701,Buyer,"$400,000",Single Family,3,Yes,"Call after 5, please"\r\n'
 )
-EXPECTED = Lead(
-    lead_id=lead_id("partner", "homequest:HQ-100234"),
-    source="partner",
-    source_lead_id="homequest:HQ-100234",
-    event_time=NOON,
-    received_time=RECEIVED,
-    first_name="Jane",
-    last_name="Doe",
-    email="jane@example.com",
-    phone="+15125550134",
+EXPECTED = jane_in_austin(
+    "partner",
+    "homequest:HQ-100234",
     intent="buy",
     property_type="single_family",
     price=400_000.0,
     beds=3,
     street="12 Oak St, Apt 4",
-    city="Austin",
-    state="TX",
-    zip="78701",
-    lat=AUSTIN.lat,
-    lon=AUSTIN.lon,
-    location_precision="zip",
     consent=True,
     message="Call after 5, please",
     campaign_id="homequest",
 )
-HQ_COLUMNS = partners.active()["homequest"].columns
+BUNDLED = load_partners(None)
+HQ_COLUMNS = BUNDLED["homequest"].columns
 
 
 def hq_row(**edits: str) -> bytes:
@@ -203,7 +193,7 @@ def test_partner_header_spellings(headers: dict[str, str]) -> None:
     assert parse_partner(ROW, RECEIVED, headers) == EXPECTED
 
 
-def test_registry_is_a_parameter_and_configurable(tmp_path: Path) -> None:
+def test_registry_is_a_parameter_the_worker_passes(tmp_path: Path) -> None:
     path = tmp_path / "partners.json"
     path.write_text(
         '{"partners": {"mini": {"columns": ["e", "t"], "delimiter": "|",'
@@ -214,20 +204,17 @@ def test_registry_is_a_parameter_and_configurable(tmp_path: Path) -> None:
     assert parse_partner(row, RECEIVED, {"x-partner-id": "mini"}, registry=mini).email == (
         "jane@example.com"
     )
-    with pytest.raises(UnknownPartner):
+    with pytest.raises(UnknownPartner):  # the bundled registry has no "mini"
         parse_partner(row, RECEIVED, {"x-partner-id": "mini"})
-    before = partners.active()
-    try:
-        partners.configure(mini)
-        assert parse_partner(row, RECEIVED, {"x-partner-id": "mini"}).campaign_id == "mini"
-        with pytest.raises(UnknownPartner):
-            parse_partner(ROW, RECEIVED, HOMEQUEST)
-    finally:
-        partners.configure(before)
+    # Through the registry of parsers, as the ingest stage calls it.
+    lead = parse("partner", row, RECEIVED, headers={"x-partner-id": "mini"}, partners=mini)
+    assert lead.campaign_id == "mini"
+    with pytest.raises(UnknownPartner):
+        parse("partner", ROW, RECEIVED, headers=HOMEQUEST, partners=mini)
 
 
 def test_a_feed_without_times_is_as_new_as_its_arrival() -> None:
-    spec = partners.active()["homequest"]
+    spec = BUNDLED["homequest"]
     fields = {k: v for k, v in spec.fields.items() if k != "event_time"}
     timeless = PartnerRegistry([dataclasses.replace(spec, fields=fields)])
     lead = parse_partner(hq_row(Created="whenever"), RECEIVED, HOMEQUEST, registry=timeless)
@@ -265,10 +252,7 @@ def test_a_feed_without_times_is_as_new_as_its_arrival() -> None:
     ],
 )
 def test_rejections(raw: bytes, headers: dict[str, str], error: type[LeadRejected]) -> None:
-    with pytest.raises(error) as caught:
-        parse_partner(raw, RECEIVED, headers)
-    assert caught.value.reason == error.reason
-    assert caught.value.detail
+    assert_rejects(error, parse_partner, raw, headers)
 
 
 def test_a_time_in_the_wrong_format_names_the_format() -> None:
@@ -279,10 +263,8 @@ def test_a_time_in_the_wrong_format_names_the_format() -> None:
         parse_partner(b"RH-1\tnoon\t\t\tjane@example.com" + b"\t" * 10, RECEIVED, RELOHUB)
 
 
-# --- property-based: only rejections escape ---------------------------------------------------
+# --- property-based: rows of junk (arbitrary bytes and JSON: test_registry.py) -----------------
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-partner_ids = st.sampled_from(["homequest", "movewise", "relohub", "nope"])
 cells = st.sampled_from(
     ["", "jane@example.com", "(512) 555-0134", "78701", "$450k", "3+", "B", "Y", "30.27",
      "05/01/2026 07:00 AM", "2026-05-01 12:00:00", "1777636800", "nan", "1e999", '"', ",", ";",
@@ -290,37 +272,14 @@ cells = st.sampled_from(
 ) | st.text(max_size=12)  # fmt: skip
 
 
-def _only_rejections(raw: bytes, partner_id: str) -> None:
-    try:
-        lead = parse_partner(raw, RECEIVED, {"x-partner-id": partner_id})
-    except LeadRejected as rejected:  # anything else propagates and fails the test
-        if rejected.reason == "rejected" or not rejected.detail:
-            raise AssertionError("a rejection needs a specific reason and a detail") from None
-        return
-    assert msgspec.json.decode(msgspec.json.encode(lead), type=Lead) == lead
-
-
-@FUZZ
-@given(raw=st.binary(max_size=1000), partner_id=partner_ids)
-def test_arbitrary_bytes(raw: bytes, partner_id: str) -> None:
-    _only_rejections(raw, partner_id)
-
-
-@FUZZ
-@given(value=st.recursive(st.none() | st.integers() | st.text(), st.lists), partner=partner_ids)
-def test_arbitrary_json(value: object, partner: str) -> None:
-    _only_rejections(msgspec.json.encode(value), partner)
-
-
 @FUZZ
 @given(partner_id=partner_ids, data=st.data())
 def test_rows_of_the_right_width_with_junk_cells(partner_id: str, data: st.DataObject) -> None:
-    spec = partners.active().get(partner_id) or partners.active()["homequest"]
+    spec = BUNDLED.get(partner_id) or BUNDLED["homequest"]
     row = data.draw(st.lists(cells, min_size=len(spec.columns), max_size=len(spec.columns)))
     out = io.StringIO()
     csv.writer(out, delimiter=spec.delimiter, lineterminator="\r\n").writerow(row)
-    _only_rejections(out.getvalue().encode(), partner_id)
-
+    only_rejections("partner", out.getvalue().encode(), {"x-partner-id": partner_id})
 
 
 @FUZZ
@@ -329,7 +288,7 @@ def test_rows_without_quotes_read_as_the_csv_module_reads_them(
     partner_id: str, data: st.DataObject
 ) -> None:
     # Such rows skip the csv module (a plain split); it must read them the same.
-    spec = partners.active().get(partner_id) or partners.active()["homequest"]
+    spec = BUNDLED.get(partner_id) or BUNDLED["homequest"]
     plain = st.text(st.characters(exclude_categories=["Cs"],
                                   exclude_characters=f'"\r\n\0\ufeff{spec.delimiter}'),
                     max_size=20)

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.parse import partner_mappings as partners
 from streams.parse.partner_mappings import (
     EPOCH,
     FIELDS,
     PartnerConfigError,
     PartnerRegistry,
+    bundled_partners,
     load_partners,
 )
 
@@ -45,15 +45,9 @@ def test_lookups_fold_case_and_trim() -> None:
         registry["acme"]
 
 
-def test_active_is_the_bundled_registry_until_configured() -> None:
-    before = partners.active()
-    assert list(before) == list(load_partners(None))
-    empty = PartnerRegistry([])
-    try:
-        partners.configure(empty)
-        assert partners.active() is empty
-    finally:
-        partners.configure(before)
+def test_the_bundled_registry_is_read_once_and_is_the_bundled_file() -> None:
+    assert bundled_partners() is bundled_partners()
+    assert list(bundled_partners()) == list(load_partners(None))
 
 
 GOOD = {"columns": ["Email", "When"], "map": {"email": "Email", "event_time": "When"}}
