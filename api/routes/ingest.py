@@ -220,7 +220,9 @@ async def ingest_lead(
                             key=lead.source_lead_id.encode() if lead else None,
                             headers=kafka_headers)
     except ProduceFailed as exc:
-        log.warning("ingest %s: lead %s not produced: %s", source, lead.lead_id, exc)
+        # `lead` is None when our own check crashed: still a 503, never a 500.
+        log.warning("ingest %s: lead %s not produced: %s", source,
+                    lead.lead_id if lead else "(unchecked)", exc)
         # The cause (broker addresses included) goes to the log, not to the caller.
         raise _refuse(source, "unavailable", 503,
                       "Kafka is unavailable, so the lead was not accepted; retry later.",

@@ -389,6 +389,23 @@ async def test_kafka_unreachable_is_503_promptly() -> None:
             await asyncio.sleep(0.6)
 
 
+async def test_kafka_unreachable_is_503_even_when_our_own_check_crashed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The event is kept for the worker's DLQ when our check has a bug; with Kafka down it
+    cannot be kept, and the answer must still be 503 (it was a 500: the log line read
+    `lead.lead_id` of a lead that was never made)."""
+
+    def crashing_parse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a parser")
+
+    monkeypatch.setattr("api.routes.ingest.parse", crashing_parse)
+    async with _client(_settings(kafka_bootstrap="127.0.0.1:1")) as client:
+        response = await _post(client, "portal", portal_body())
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+
+
 async def test_outcomes_are_counted(client: httpx.AsyncClient) -> None:
     await _post(client, "portal", portal_body("pi-http-metrics"))
     await _post(client, "portal", portal_body(), key="wrong")
