@@ -1,8 +1,11 @@
-"""The anomaly part of the fraud screen keeps River's contract."""
+"""The anomaly part of the fraud screen: warm-up, calibration, sampled learning.
+
+The contract every model keeps (cold score, untouched input, pickling, seeding, no NaN)
+is checked once for all of them in tests/unit/streams/test_model_contract.py.
+"""
 
 from __future__ import annotations
 
-import copy
 import pickle
 import random
 
@@ -63,17 +66,12 @@ def test_scores_are_calibrated_and_odd_leads_stand_out(trained: AnomalyScorer) -
     assert trained.score_one(ODD) == 1.0
 
 
-def test_learning_is_a_seeded_sample_and_never_mutates_input() -> None:
-    a, b = AnomalyScorer(seed=7), AnomalyScorer(seed=7)
+def test_learning_is_a_sample_at_the_learn_rate() -> None:
+    scorer = AnomalyScorer(seed=7)
     rng = random.Random(2)
-    xs = [_ordinary(rng) for _ in range(5000)]
-    before = copy.deepcopy(xs)
-    learned_a = [a.learn_one(x) for x in xs]
-    learned_b = [b.learn_one(x) for x in xs]
-    assert xs == before
-    assert learned_a == learned_b
-    assert 0.07 < sum(learned_a) / len(xs) < 0.13  # learn_rate 0.1
-    assert a.detector.weights == b.detector.weights
+    learned = [scorer.learn_one(_ordinary(rng)) for _ in range(5000)]
+    assert 0.07 < sum(learned) / len(learned) < 0.13  # learn_rate 0.1
+    assert scorer.n_learned == sum(learned)
 
 
 def test_scoring_does_not_learn(trained: AnomalyScorer) -> None:
@@ -81,15 +79,6 @@ def test_scoring_does_not_learn(trained: AnomalyScorer) -> None:
     for _ in range(100):
         trained.score_one(ODD)
     assert pickle.dumps(trained) == state
-
-
-def test_pickles_and_resumes_identically(trained: AnomalyScorer) -> None:
-    clone = pickle.loads(pickle.dumps(trained))
-    rng_a, rng_b = random.Random(3), random.Random(3)
-    for _ in range(3000):
-        xa, xb = _ordinary(rng_a), _ordinary(rng_b)
-        assert clone.score_one(xb) == trained.score_one(xa)
-        assert clone.learn_one(xb) == trained.learn_one(xa)
 
 
 def test_any_river_detector_fits() -> None:

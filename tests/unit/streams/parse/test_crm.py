@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.lead import Lead
 from streams.errors import (
     BadEmail,
     BadEncoding,
@@ -24,13 +21,20 @@ from streams.errors import (
 )
 from streams.identity import content_id, lead_id
 from streams.parse.crm import parse_crm
-from streams.parse.geocode import zip_place
-
-RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
-NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-NOON_MS = 1_777_636_800_000
-AUSTIN = zip_place("78701")
-assert AUSTIN is not None
+from tests.unit.streams.parse.fixtures import (
+    AUSTIN,
+    DELETE,
+    FUZZ,
+    NOON_MS,
+    RECEIVED,
+    assert_rejects,
+    edited,
+    encode,
+    jane_in_austin,
+    json_scalars,
+    json_values,
+    only_rejections,
+)
 
 # The example in schemas/raw.py, verbatim.
 EXAMPLE: dict[str, Any] = {
@@ -51,46 +55,13 @@ EXAMPLE: dict[str, Any] = {
         "createdate": {"value": "1777636800000"},
     },
 }
-EXPECTED = Lead(
-    lead_id=lead_id("crm", "1234567"),
-    source="crm",
-    source_lead_id="1234567",
-    event_time=NOON,
-    received_time=RECEIVED,
-    first_name="Jane",
-    last_name="Doe",
-    email="jane@example.com",
-    phone="+15125550134",
-    intent="buy",
-    price=450_000.0,
-    city="Austin",
-    state="TX",
-    zip="78701",
-    lat=AUSTIN.lat,
-    lon=AUSTIN.lon,
-    location_precision="zip",
-)
-DELETE = object()
+EXPECTED = jane_in_austin("crm", "1234567", intent="buy", price=450_000.0)
 
 
 def event(props: dict[str, object] | None = None, **top: object) -> dict[str, Any]:
     """EXAMPLE with property values replaced (wrapped as HubSpot does) and top-level edits."""
-    doc = copy.deepcopy(EXAMPLE)
-    for name, value in (props or {}).items():
-        if value is DELETE:
-            doc["properties"].pop(name, None)
-        else:
-            doc["properties"][name] = {"value": value}
-    for key, value in top.items():
-        if value is DELETE:
-            doc.pop(key, None)
-        else:
-            doc[key] = value
-    return doc
-
-
-def encode(doc: object) -> bytes:
-    return msgspec.json.encode(doc)
+    wrapped = {name: v if v is DELETE else {"value": v} for name, v in (props or {}).items()}
+    return edited(EXAMPLE, {"properties": edited(EXAMPLE["properties"], wrapped), **top})
 
 
 def test_documented_example() -> None:
@@ -207,21 +178,11 @@ def test_byte_order_mark() -> None:
     ],
 )  # fmt: skip
 def test_rejections(raw: bytes, error: type[LeadRejected], detail: str) -> None:
-    with pytest.raises(error) as caught:
-        parse_crm(raw, RECEIVED)
-    assert caught.value.reason == error.reason
-    assert detail in caught.value.detail
+    assert_rejects(error, parse_crm, raw, detail=detail)
 
 
-# --- property-based: only rejections escape ---------------------------------------------------
+# --- property-based: shaped junk (arbitrary bytes and JSON: test_registry.py) -----------------
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=15,
-)
 plausible = st.sampled_from(
     ["jane@example.com", "(512) 555-0134", "78701", "450000", "$450k", "3", "buy", "TX",
      "Austin", str(NOON_MS), "1777636800", "2026-05-01T12:00:00Z", "", "nan"]
@@ -233,36 +194,17 @@ names = st.sampled_from(
 values = plausible | json_values
 crm_like = st.fixed_dictionaries(
     {
-        "objectId": st.integers() | st.text(max_size=8) | scalars,
+        "objectId": st.integers() | st.text(max_size=8) | json_scalars,
         "properties": st.dictionaries(names, st.builds(lambda v: {"value": v}, values) | values),
     },
-    optional={"occurredAt": st.integers() | plausible | scalars, "subscriptionType": scalars},
+    optional={
+        "occurredAt": st.integers() | plausible | json_scalars,
+        "subscriptionType": json_scalars,
+    },
 )
-
-
-def _only_rejections(raw: bytes) -> None:
-    try:
-        lead = parse_crm(raw, RECEIVED)
-    except LeadRejected as rejected:  # anything else propagates and fails the test
-        if rejected.reason == "rejected" or not rejected.detail:
-            raise AssertionError("a rejection needs a specific reason and a detail") from None
-        return
-    assert msgspec.json.decode(msgspec.json.encode(lead), type=Lead) == lead
-
-
-@FUZZ
-@given(st.binary(max_size=1000))
-def test_arbitrary_bytes(raw: bytes) -> None:
-    _only_rejections(raw)
-
-
-@FUZZ
-@given(json_values)
-def test_arbitrary_json(value: object) -> None:
-    _only_rejections(msgspec.json.encode(value))
 
 
 @FUZZ
 @given(crm_like, st.booleans())
 def test_crm_shaped_junk(doc: dict[str, object], batched: bool) -> None:
-    _only_rejections(msgspec.json.encode([doc] if batched else doc))
+    only_rejections("crm", encode([doc] if batched else doc))

@@ -23,15 +23,7 @@ from streams.parse.decode import (
     parse_layout,
     parse_timestamp,
 )
-
-huge_numbers = st.sampled_from([10**400, -(10**300), 2**64, 1.7e308, -1e-320, 5e-324])
-json_scalars = st.none() | st.booleans() | st.integers() | huge_numbers | st.floats() | st.text()
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=10,
-)
-
+from tests.unit.streams.parse.fixtures import NOON, json_values
 
 # --- scalars ------------------------------------------------------------------------------
 
@@ -61,8 +53,6 @@ def test_as_text(raw: object, expected: object) -> None:
 
 
 # --- time ---------------------------------------------------------------------------------
-
-NOON = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from schemas.lead import Lead
 from streams.errors import (
     BadEmail,
     BadEncoding,
@@ -19,13 +19,29 @@ from streams.errors import (
     LeadRejected,
     MissingContact,
 )
-from streams.identity import content_id, lead_id
+from streams.identity import content_id
 from streams.parse.facebook import field_key, parse_facebook
-from streams.parse.geocode import city_point, zip_place
-
-RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
-AUSTIN = zip_place("78701")
-assert AUSTIN is not None
+from streams.parse.geocode import city_point
+from tests.unit.streams.parse.fixtures import (
+    DELETE,
+    FUZZ,
+    RECEIVED,
+    assert_rejects,
+    counts,
+    edited,
+    emails,
+    encode,
+    ids,
+    jane_in_austin,
+    json_scalars,
+    mostly,
+    only_rejections,
+    phones,
+    prices,
+    text_or_junk,
+    timestamps,
+    zips,
+)
 
 # The example in schemas/raw.py, with its elided ids filled in.
 FIELDS: dict[str, object] = {
@@ -41,26 +57,13 @@ FIELDS: dict[str, object] = {
     "bedrooms": "3",
 }
 
-EXPECTED = Lead(
-    lead_id=lead_id("facebook", "1234567890123456"),
-    source="facebook",
-    source_lead_id="1234567890123456",
-    event_time=datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
-    received_time=RECEIVED,
-    first_name="Jane",
-    last_name="Doe",
-    email="jane@example.com",
-    phone="+15125550134",
+EXPECTED = jane_in_austin(
+    "facebook",
+    "1234567890123456",
     intent="buy",
     property_type="condo",
     price=450000.0,
     beds=3,
-    city="Austin",
-    state="TX",
-    zip="78701",
-    lat=AUSTIN.lat,
-    lon=AUSTIN.lon,
-    location_precision="zip",
     campaign_id="23851234",
 )
 
@@ -78,30 +81,12 @@ def lead_object(fields: dict[str, object] | None = None, **top: object) -> dict[
             for name, value in (FIELDS if fields is None else fields).items()
         ],
     }
-    for key, value in top.items():
-        if value is DELETE:
-            del event[key]
-        else:
-            event[key] = value
-    return event
-
-
-DELETE = object()
-
-
-def encode(event: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(event)
+    return edited(event, top)
 
 
 def with_fields(**edits: object) -> dict[str, object]:
     """FIELDS with edits (keys with "?" can't be kwargs: use the replace helpers below)."""
-    fields = dict(FIELDS)
-    for name, value in edits.items():
-        if value is DELETE:
-            fields.pop(name, None)
-        else:
-            fields[name] = value
-    return fields
+    return edited(FIELDS, edits)
 
 
 def renamed(old: str, new: str, value: object = None) -> dict[str, object]:
@@ -285,6 +270,50 @@ def test_field_key(name: str, key: str | None) -> None:
     ],
 )
 def test_rejections(raw: bytes, error: type[LeadRejected]) -> None:
-    with pytest.raises(error) as caught:
-        parse_facebook(raw, RECEIVED)
-    assert caught.value.reason == error.reason
+    assert_rejects(error, parse_facebook, raw)
+
+
+# --- property-based: shaped junk (arbitrary bytes and JSON: test_registry.py) -----------------
+
+facebook_answers = {
+    "full_name": text_or_junk,
+    "first_name": text_or_junk,
+    "last_name": text_or_junk,
+    "email": emails,
+    "phone_number": phones,
+    "phone": phones,
+    "zip_code": zips,
+    "post_code": zips,
+    "city": text_or_junk,
+    "state": text_or_junk,
+    "street_address": text_or_junk,
+    "are_you_looking_to_buy_or_sell?": text_or_junk,
+    "what_is_your_budget?": prices,
+    "property_type": text_or_junk,
+    "bedrooms": counts,
+    "consent": json_scalars,
+    "comments": text_or_junk,
+    "": text_or_junk,
+}
+facebook_fields = mostly(
+    st.one_of(
+        *(
+            st.fixed_dictionaries({"name": st.just(name), "values": st.lists(answer, max_size=3)})
+            for name, answer in facebook_answers.items()
+        ),
+    )
+)
+facebook_like = st.fixed_dictionaries(
+    {
+        "id": ids,
+        "created_time": timestamps,
+        "field_data": st.lists(facebook_fields, max_size=12),
+    },
+    optional={"ad_id": ids, "form_id": ids, "campaign_id": st.none() | ids},
+)
+
+
+@FUZZ
+@given(facebook_like)
+def test_facebook_shaped_junk(event: dict[str, object]) -> None:
+    only_rejections("facebook", encode(event))

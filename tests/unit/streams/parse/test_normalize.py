@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from streams.parse.normalize import (
     normalize_intent,
@@ -14,15 +13,7 @@ from streams.parse.normalize import (
     parse_count,
     parse_money,
 )
-
-huge_numbers = st.sampled_from([10**400, -(10**300), 2**64, 1.7e308, -1e-320, 5e-324])
-json_scalars = st.none() | st.booleans() | st.integers() | huge_numbers | st.floats() | st.text()
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=10,
-)
-
+from tests.unit.streams.parse.fixtures import json_values
 
 # --- categories ---------------------------------------------------------------------------
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from schemas.lead import Lead
 from streams.errors import (
     BadEmail,
     BadEncoding,
@@ -21,10 +20,30 @@ from streams.errors import (
     MissingContact,
 )
 from streams.identity import content_id, lead_id
-from streams.parse.geocode import city_point, zip_place
+from streams.parse.geocode import city_point
 from streams.parse.portal import parse_portal
-
-RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
+from tests.unit.streams.parse.fixtures import (
+    AUSTIN,
+    DELETE,
+    FUZZ,
+    RECEIVED,
+    assert_rejects,
+    counts,
+    edited,
+    emails,
+    encode,
+    ids,
+    jane_in_austin,
+    json_scalars,
+    maybe,
+    mostly,
+    only_rejections,
+    phones,
+    prices,
+    text_or_junk,
+    timestamps,
+    zips,
+)
 
 # The example in schemas/raw.py, verbatim.
 EXAMPLE: dict[str, Any] = {
@@ -46,24 +65,14 @@ EXAMPLE: dict[str, Any] = {
     "consent": True,
 }
 
-EXPECTED = Lead(
-    lead_id=lead_id("portal", "pi-8f2c1e"),
-    source="portal",
-    source_lead_id="pi-8f2c1e",
-    event_time=datetime(2026, 5, 1, 12, 0, tzinfo=UTC),
-    received_time=RECEIVED,
-    first_name="Jane",
-    last_name="Doe",
-    email="jane@example.com",
-    phone="+15125550134",
+EXPECTED = jane_in_austin(
+    "portal",
+    "pi-8f2c1e",
     intent="buy",
     property_type="single_family",
     price=455000.0,
     beds=3,
     street="12 Oak St",
-    city="Austin",
-    state="TX",
-    zip="78701",
     lat=30.2713,
     lon=-97.7426,
     location_precision="exact",
@@ -73,26 +82,9 @@ EXPECTED = Lead(
 )
 
 
-def encode(event: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(event)
-
-
 def variant(*edits: tuple[str, object]) -> dict[str, Any]:
     """EXAMPLE with edits at dotted paths ("listing.price"); `DELETE` removes the key."""
-    event = copy.deepcopy(EXAMPLE)
-    for path, value in edits:
-        *parents, leaf = path.split(".")
-        node = event
-        for key in parents:
-            node = node[key]
-        if value is DELETE:
-            del node[leaf]
-        else:
-            node[leaf] = value
-    return event
-
-
-DELETE = object()
+    return edited(EXAMPLE, dict(edits), nested=True)
 
 
 def test_documented_example() -> None:
@@ -194,9 +186,7 @@ def test_missing_optional_parts() -> None:
 
 def test_location_from_zip() -> None:
     lead = parse_portal(encode(variant(("listing.lat", DELETE), ("listing.lon", None))), RECEIVED)
-    place = zip_place("78701")
-    assert place is not None
-    assert (lead.lat, lead.lon, lead.location_precision) == (place.lat, place.lon, "zip")
+    assert (lead.lat, lead.lon, lead.location_precision) == (AUSTIN.lat, AUSTIN.lon, "zip")
 
 
 def test_location_from_city() -> None:
@@ -254,12 +244,56 @@ def test_same_event_same_lead_id() -> None:
     ],
 )
 def test_rejections(raw: bytes, error: type[LeadRejected]) -> None:
-    with pytest.raises(error) as caught:
-        parse_portal(raw, RECEIVED)
-    assert caught.value.reason == error.reason
-    assert caught.value.detail
+    assert_rejects(error, parse_portal, raw)
 
 
 def test_bad_shape_detail_is_msgspecs_message() -> None:
     with pytest.raises(BadShape, match=r"\$\.inquiry_id"):
         parse_portal(encode(variant(("inquiry_id", ["pi-1"]))), RECEIVED)
+
+
+# --- property-based: shaped junk (arbitrary bytes and JSON: test_registry.py) -----------------
+
+portal_like = st.fixed_dictionaries(
+    {"inquiry_id": ids, "submitted_at": timestamps},
+    optional={
+        "listing": mostly(
+            maybe(
+                {
+                    "listing_id": json_scalars,
+                    "price": prices,
+                    "beds": counts,
+                    "baths": json_scalars,
+                    "property_type": text_or_junk,
+                    "lat": st.floats() | json_scalars,
+                    "lon": st.floats() | json_scalars,
+                    "address": mostly(
+                        maybe(
+                            {
+                                "street": text_or_junk,
+                                "city": text_or_junk,
+                                "state": text_or_junk,
+                                "zip": zips,
+                            }
+                        )
+                    ),
+                }
+            )
+        ),
+        "contact": mostly(
+            st.fixed_dictionaries(
+                {"email": mostly(emails)},
+                optional={"name": text_or_junk, "phone": mostly(phones)},
+            )
+        ),
+        "intent": text_or_junk,
+        "message": text_or_junk,
+        "consent": json_scalars,
+    },
+)
+
+
+@FUZZ
+@given(portal_like)
+def test_portal_shaped_junk(event: dict[str, object]) -> None:
+    only_rejections("portal", encode(event))

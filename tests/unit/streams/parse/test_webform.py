@@ -8,10 +8,9 @@ from urllib.parse import quote, unquote_plus, urlencode
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.lead import Lead
 from streams.errors import (
     BadEmail,
     BadEncoding,
@@ -23,14 +22,22 @@ from streams.errors import (
     MissingContact,
 )
 from streams.identity import content_id, lead_id
-from streams.parse.geocode import zip_place
 from streams.parse.webform import _unquote, field_key, parse_webform
+from tests.unit.streams.parse.fixtures import (
+    DELETE,
+    FUZZ,
+    RECEIVED,
+    assert_rejects,
+    edited,
+    jane_in_austin,
+    json_values,
+    known_zip,
+    message_headers,
+    only_rejections,
+)
+from tests.unit.streams.parse.fixtures import encode as as_json
 
-RECEIVED = datetime(2026, 5, 1, 12, 0, 3, tzinfo=UTC)
-AUSTIN = zip_place("78701")
-BOSTON = zip_place("02134")
-assert AUSTIN is not None
-assert BOSTON is not None
+BOSTON = known_zip("02134")
 
 # The examples in schemas/raw.py (the URL-encoded one on one line).
 FORM = (
@@ -39,24 +46,15 @@ FORM = (
     b"&comments=Call+after+5pm&consent=on&form_id=contact-us&ip=203.0.113.7"
 )
 FORM_HEADERS = {"content-type": "application/x-www-form-urlencoded"}
-FORM_EXPECTED = Lead(
-    lead_id=lead_id("webform", content_id(FORM)),
-    source="webform",
-    source_lead_id=content_id(FORM),
+FORM_EXPECTED = jane_in_austin(
+    "webform",
+    content_id(FORM),
     event_time=RECEIVED,  # no timestamp field: when it reached us
-    received_time=RECEIVED,
     first_name="José",
     last_name="Núñez",
     email="jose@example.com",
-    phone="+15125550134",
     intent="buy",
     price=450_000.0,
-    city="Austin",
-    state="TX",
-    zip="78701",
-    lat=AUSTIN.lat,
-    lon=AUSTIN.lon,
-    location_precision="zip",
     consent=True,
     message="Call after 5pm",
     campaign_id="contact-us",
@@ -74,41 +72,18 @@ POST: dict[str, Any] = {
     "message": "What is my house worth?",
     "ip": "203.0.113.7",
 }
-POST_EXPECTED = Lead(
-    lead_id=lead_id("webform", "wf-7781"),
-    source="webform",
-    source_lead_id="wf-7781",
+POST_EXPECTED = jane_in_austin(
+    "webform",
+    "wf-7781",
     event_time=datetime(2026, 5, 1, 8, 0, tzinfo=UTC),
-    received_time=RECEIVED,
-    first_name="Jane",
-    last_name="Doe",
-    email="jane@example.com",
-    phone="+15125550134",
     intent="sell",
-    city="Austin",
-    state="TX",
-    zip="78701",
-    lat=AUSTIN.lat,
-    lon=AUSTIN.lon,
-    location_precision="zip",
     message="What is my house worth?",
     ip="203.0.113.7",
 )
-DELETE = object()
 
 
 def post(**edits: object) -> dict[str, Any]:
-    fields = dict(POST)
-    for name, value in edits.items():
-        if value is DELETE:
-            fields.pop(name, None)
-        else:
-            fields[name] = value
-    return fields
-
-
-def as_json(fields: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(fields)
+    return edited(POST, edits)
 
 
 def as_form(fields: dict[str, Any]) -> bytes:
@@ -368,30 +343,11 @@ JSON_TYPE = {"content-type": "application/json"}
     ],
 )  # fmt: skip
 def test_rejections(raw: bytes, headers: dict[str, str], error: type[LeadRejected]) -> None:
-    with pytest.raises(error) as caught:
-        parse_webform(raw, RECEIVED, headers)
-    assert caught.value.reason == error.reason
-    assert caught.value.detail
+    assert_rejects(error, parse_webform, raw, headers)
 
 
-# --- property-based: only rejections escape ---------------------------------------------------
+# --- property-based: shaped junk (arbitrary bytes and JSON: test_registry.py) -----------------
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-content_types = st.sampled_from(
-    [
-        {},
-        JSON_TYPE,
-        {"content-type": "application/x-www-form-urlencoded"},
-        {"content-type": "application/x-www-form-urlencoded; charset=latin-1"},
-        {"content-type": "application/x-www-form-urlencoded; charset=utf-16"},
-    ]
-) | st.dictionaries(st.sampled_from(["content-type", "x-forwarded-for", "x-real-ip"]), st.text())
-scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=15,
-)
 known_names = st.sampled_from(
     ["Email", "phone", "Phone Number", "name", "first_name", "last_name", "zip", "Zip Code",
      "budget", "bedrooms", "looking_to", "submitted_at", "date", "id", "form_id", "ip", "lat",
@@ -404,34 +360,12 @@ plausible = st.sampled_from(
 webform_like = st.dictionaries(known_names | st.text(max_size=12), plausible | json_values)
 
 
-def _only_rejections(raw: bytes, headers: dict[str, str]) -> None:
-    try:
-        lead = parse_webform(raw, RECEIVED, headers)
-    except LeadRejected as rejected:  # anything else propagates and fails the test
-        if rejected.reason == "rejected" or not rejected.detail:
-            raise AssertionError("a rejection needs a specific reason and a detail") from None
-        return
-    assert msgspec.json.decode(msgspec.json.encode(lead), type=Lead) == lead
-
-
 @FUZZ
-@given(raw=st.binary(max_size=1000), headers=content_types)
-def test_arbitrary_bytes(raw: bytes, headers: dict[str, str]) -> None:
-    _only_rejections(raw, headers)
-
-
-@FUZZ
-@given(value=json_values, headers=content_types)
-def test_arbitrary_json(value: object, headers: dict[str, str]) -> None:
-    _only_rejections(msgspec.json.encode(value), headers)
-
-
-@FUZZ
-@given(fields=webform_like, headers=content_types)
+@given(fields=webform_like, headers=message_headers)
 def test_form_shaped_junk(fields: dict[str, object], headers: dict[str, str]) -> None:
-    _only_rejections(msgspec.json.encode(fields), headers)
+    only_rejections("webform", as_json(fields), headers)
     flat = {k: v for k, v in fields.items() if isinstance(v, str)}
-    _only_rejections(urlencode(flat).encode(), headers)
+    only_rejections("webform", urlencode(flat).encode(), headers)
 
 
 @FUZZ

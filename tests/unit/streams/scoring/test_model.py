@@ -1,16 +1,16 @@
-"""River's model contract, for every model wrapper and every model spec we ship."""
+"""The conversion model's own tests: specs, reason codes, versions, old checkpoints.
+
+The contract every model keeps (cold score, untouched input, pickling, seeding, no NaN)
+is checked once for all of them in tests/unit/streams/test_model_contract.py.
+"""
 
 from __future__ import annotations
 
-import copy
 import pickle
 import random
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from streams.scoring.arms import Scorer
 from streams.scoring.model import (
     DEFAULT_INTERCEPT_LR,
     DEFAULT_LR,
@@ -39,84 +39,10 @@ def _stream(seed: int, n: int = 300) -> list[Row]:
     return rows
 
 
-class _ModelWrapper:
-    """ConversionModel as the contract sees it: score, explain, learn."""
-
-    def __init__(self, spec: str, seed: int = 42) -> None:
-        self.inner = ConversionModel(spec=spec, seed=seed)
-
-    def score(self, i: int, x: dict[str, float]) -> tuple[float, list[str]]:
-        return self.inner.explain_one(x, 3)
-
-    def learn(self, x: dict[str, float], y: bool) -> None:
-        self.inner.learn_one(x, y)
-
-    def clone(self) -> _ModelWrapper:
-        twin = copy.copy(self)
-        twin.inner = ConversionModel.loads(self.inner.dumps())
-        return twin
-
-
-class _ScorerWrapper:
-    """Scorer with a challenger of the same spec: both arms serve and both learn."""
-
-    def __init__(self, spec: str, seed: int = 42) -> None:
-        self.inner = Scorer.from_specs(spec, spec, seed=seed, challenger_share=0.5)
-
-    def score(self, i: int, x: dict[str, float]) -> tuple[float, list[str]]:
-        scored = self.inner.score_one(f"lead-{i}", x)
-        return scored.score, scored.reasons
-
-    def learn(self, x: dict[str, float], y: bool) -> None:
-        self.inner.learn_one(x, y)
-
-    def clone(self) -> _ScorerWrapper:
-        twin = copy.copy(self)
-        twin.inner = Scorer.loads(self.inner.dumps())
-        return twin
-
-
-WRAPPERS: list[Callable[..., Any]] = [_ModelWrapper, _ScorerWrapper]
-CASES = [pytest.param(w, s, id=f"{w.__name__.strip('_')}-{s}") for w in WRAPPERS for s in SPECS]
-
-
-@pytest.mark.parametrize(("wrapper", "spec"), CASES)
-def test_scores_before_learning(wrapper: Callable[..., Any], spec: str) -> None:
-    score, reasons = wrapper(spec).score(0, {"a": 1.0})
-    assert 0.0 <= score <= 1.0
+@pytest.mark.parametrize("spec", SPECS)
+def test_no_reasons_before_learning(spec: str) -> None:
+    _, reasons = ConversionModel(spec=spec).explain_one({"a": 1.0}, 3)
     assert reasons == []  # nothing learned: no feature moved the score yet
-
-
-@pytest.mark.parametrize(("wrapper", "spec"), CASES)
-def test_scoring_and_learning_do_not_mutate_input(wrapper: Callable[..., Any], spec: str) -> None:
-    model = wrapper(spec)
-    for i, (x, y) in enumerate(_stream(1, 80)):
-        before = copy.deepcopy(x)
-        model.score(i, x)
-        model.learn(x, y)
-        assert x == before
-
-
-@pytest.mark.parametrize(("wrapper", "spec"), CASES)
-def test_pickles_and_carries_on_identically(wrapper: Callable[..., Any], spec: str) -> None:
-    model = wrapper(spec)
-    rows = _stream(2)
-    for x, y in rows[:150]:
-        model.learn(x, y)
-    clone = model.clone()
-    for i, (x, y) in enumerate(rows[150:]):
-        assert clone.score(i, x) == model.score(i, x)
-        model.learn(x, y)
-        clone.learn(x, y)
-
-
-@pytest.mark.parametrize(("wrapper", "spec"), CASES)
-def test_seeded_runs_are_identical(wrapper: Callable[..., Any], spec: str) -> None:
-    a, b = wrapper(spec, seed=7), wrapper(spec, seed=7)
-    for i, (x, y) in enumerate(_stream(3)):
-        assert a.score(i, x) == b.score(i, x)
-        a.learn(x, y)
-        b.learn(x, y)
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -188,11 +114,6 @@ def test_spec_arguments_reach_the_model() -> None:
 def test_bad_specs_are_clear_errors(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_pipeline(spec)
-
-
-def test_checkpoint_rejects_foreign_pickles() -> None:
-    with pytest.raises(TypeError):
-        ConversionModel.loads(pickle.dumps({"not": "a model"}))
 
 
 def test_a_checkpoint_from_before_explanations_still_loads_and_explains() -> None:

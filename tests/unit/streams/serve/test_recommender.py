@@ -1,13 +1,16 @@
-"""The online recommender: segments, implicit feedback, affinities, River's contract."""
+"""The online recommender: segments, implicit feedback, affinities.
+
+The contract every model keeps (cold score, untouched input, pickling, seeding, no NaN,
+the range of affinities) is checked once for all of them in
+tests/unit/streams/test_model_contract.py.
+"""
 
 from __future__ import annotations
 
 import doctest
-import pickle
 import random
 
 import h3.api.basic_int as h3
-import pytest
 
 import streams.serve.recommender
 from streams.serve.recommender import (
@@ -64,13 +67,6 @@ def test_taste_carries_over_to_a_new_area_through_the_style() -> None:
     assert model.affinity("buyer-0001", new_liked) > model.affinity("buyer-0001", new_disliked)
 
 
-def test_affinity_stays_in_its_range() -> None:
-    model = taught(rounds=400)
-    values = [model.affinity(b, s) for b in ("buyer-0001", "buyer-0002", "buyer-0011")
-              for s in (LIKED, DISLIKED)]
-    assert all(0.5 <= v <= 1.5 for v in values)
-
-
 def test_cold_is_neutral_until_warm_and_for_strangers() -> None:
     model = Recommender(warmup=5)
     for _ in range(4):
@@ -96,20 +92,6 @@ def test_reading_does_not_grow_the_model() -> None:
     model.affinity("buyer-0001", segment(CELL, "land", 50_000.0, "buy"))
     model.affinity("buyer-0999", LIKED)
     assert (len(model.model.u_biases), len(model.model.i_biases)) == (users, items)
-
-
-def test_seeded_and_pickles() -> None:
-    first, second = taught(), taught()
-    assert first.affinity("buyer-0001", LIKED) == second.affinity("buyer-0001", LIKED)
-    restored = Recommender.loads(first.dumps())
-    assert restored.affinity("buyer-0002", LIKED) == first.affinity("buyer-0002", LIKED)
-    restored.learn_one("buyer-0002", LIKED, "purchase")  # and keeps learning
-    assert restored.n_learned == first.n_learned + 1
-
-
-def test_loads_refuses_other_pickles() -> None:
-    with pytest.raises(TypeError):
-        Recommender.loads(pickle.dumps({"not": "a recommender"}))
 
 
 def test_doctests() -> None:

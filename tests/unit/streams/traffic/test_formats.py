@@ -12,7 +12,7 @@ import pytest
 from msgspec.structs import replace
 
 from streams.errors import LeadRejected
-from streams.ingest import IngestLimits
+from streams.ingest import IngestConfig
 from streams.parse.registry import PARSERS, parse
 from streams.traffic.draw import (
     DrawContext,
@@ -41,10 +41,10 @@ def gazetteer() -> Gazetteer:
 
 def _verdict(source: str, value: bytes, headers: dict[str, str]) -> tuple[str, str | None]:
     """(reason or "valid", source id) as the ingest path's parse and validate see it."""
-    limits = IngestLimits()
+    config = IngestConfig()
     try:
-        lead = parse(source, value, NOW, max_bytes=limits.max_bytes, headers=headers)
-        validate(lead, NOW, max_age=limits.max_age, max_skew=limits.max_skew)
+        lead = parse(source, value, NOW, max_bytes=config.max_bytes, headers=headers)
+        validate(lead, NOW, max_age=config.max_age, max_skew=config.max_skew)
     except LeadRejected as exc:
         return exc.reason, None
     return "valid", lead.source_lead_id

@@ -16,7 +16,7 @@ import zipcodes
 from schemas.raw import FacebookLead, PortalInquiry
 from streams.errors import REASON_CODES, LeadRejected
 from streams.identity import lead_id
-from streams.ingest import IngestLimits
+from streams.ingest import IngestConfig
 from streams.parse.registry import parse
 from streams.traffic.formats import RENDERERS
 from streams.traffic.generator import DEFECTS, GeneratedEvent, TrafficGenerator, generate
@@ -309,10 +309,10 @@ def test_token_bucket_paces_without_bursting_past_capacity() -> None:
 
 def _ingest_verdict(event: GeneratedEvent) -> str:
     """What the ingest path's parse and validate steps make of an event."""
-    limits = IngestLimits()
+    config = IngestConfig()
     try:
-        lead = parse(event.source, event.value, NOW, max_bytes=limits.max_bytes)
-        validate(lead, NOW, max_age=limits.max_age, max_skew=limits.max_skew)
+        lead = parse(event.source, event.value, NOW, max_bytes=config.max_bytes)
+        validate(lead, NOW, max_age=config.max_age, max_skew=config.max_skew)
     except LeadRejected as exc:
         return exc.reason
     assert lead.lead_id == event.lead_id
@@ -351,12 +351,12 @@ def test_fraud_and_duplicates_are_off_by_default() -> None:
 
 def test_the_parsers_agree_on_every_source_including_partner_only_defects() -> None:
     events = generate(5000, sources=tuple(RENDERERS), seed=23, malformed_share=0.3, now=NOW)
-    limits = IngestLimits()
+    config = IngestConfig()
     disagreements = Counter()
     for e in events:
         try:
             lead = parse(e.source, e.value, NOW, headers=e.headers)
-            validate(lead, NOW, max_age=limits.max_age, max_skew=limits.max_skew)
+            validate(lead, NOW, max_age=config.max_age, max_skew=config.max_skew)
             verdict = "valid"
         except LeadRejected as exc:
             verdict = exc.reason
