@@ -25,7 +25,7 @@ from prometheus_client import Counter
 from agents.persist import WriteBehind, restore_all
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
-from infra.metrics import DEAD_LETTERS, EVENTS_IN, LEADS_SCORED, MODEL_SCORE
+from infra.metrics import DEAD_LETTERS, EVENTS_IN, LEADS_SCORED, MODEL_SCORE, observe_scored
 from infra.settings import Settings
 from schemas.codec import encode
 from streams.dedupe import expired_keys, is_expired
@@ -158,6 +158,9 @@ def register(
             else:
                 leads_scored[source].inc()
                 MODEL_SCORE.observe(lead.score)
+                observe_scored(source, produced_ms, lead.scored_ms,
+                               quarantined=lead.quarantined,
+                               duplicate=lead.duplicate_of is not None)
                 value = encode(lead)
                 await topics.scored.send(key=lead.lead_id.encode(), value=value)
                 recent.remember(lead, value)

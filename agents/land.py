@@ -22,7 +22,14 @@ import faust
 
 from agents.decoding import DECODE_ERRORS, decode_all
 from agents.topics import Topics
-from infra.metrics import LAND_BATCH_SECONDS, LAND_FAILURES, PIPELINE_LATENCY, ROWS_LANDED
+from infra.metrics import (
+    LAND_BATCH_SECONDS,
+    LAND_FAILURES,
+    PIPELINE_LATENCY,
+    ROWS_LANDED,
+    STAGE_LATENCY,
+    observe_sink_batch,
+)
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
 from schemas.codec import dead_letter_decoder, outcome_decoder, scored_lead_decoder
@@ -72,6 +79,8 @@ async def _insert_until_landed(
             continue
         LAND_BATCH_SECONDS.labels(table).observe(time.perf_counter() - started)
         ROWS_LANDED.labels(table).inc(len(rows))
+        observe_sink_batch(f"clickhouse_{table}", len(rows), time.perf_counter() - started,
+                           landed_ms)
         return landed_ms
 
 
@@ -104,8 +113,12 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
             if not leads:
                 continue
             landed_ms = await land_batch(gate, "leads", warehouse.insert_leads, leads)
+            latency = PIPELINE_LATENCY
+            landed = STAGE_LATENCY.labels("landed")
             for lead in leads:
-                PIPELINE_LATENCY.observe(max(landed_ms - lead.produced_ms, 0) / 1000)
+                seconds = max(landed_ms - lead.produced_ms, 0) / 1000
+                latency.observe(seconds)
+                landed.observe(seconds)
 
     @app.agent(topics.dlq, name="land_dead_letters")
     async def land_dead_letters(stream: faust.StreamT[bytes]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
@@ -33,6 +34,7 @@ from redis.exceptions import RedisError
 
 from agents.decoding import decode_all
 from agents.topics import Topics
+from infra.metrics import observe_sink_batch
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import scored_lead_decoder
@@ -74,7 +76,11 @@ def register(app: faust.App, topics: Topics, settings: Settings, rankings: Redis
             leads = decode_all(events, scored_lead_decoder.decode)
             ops = [serve_op(lead, index, recommender, half_life) for lead in leads]
             if ops:
+                started = time.perf_counter()
                 await until_done(f"ranking {len(ops)} leads", partial(rankings.apply, ops))
+                observe_sink_batch("redis_rankings", len(ops), time.perf_counter() - started,
+                                   int(time.time() * 1000), [lead.produced_ms for lead in leads],
+                                   stage="served")
 
     @app.agent(topics.interactions, name="learn_interactions")
     async def learn_interactions(stream: faust.StreamT[bytes]) -> None:

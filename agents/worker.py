@@ -15,6 +15,7 @@ from agents import behaviour, drift, ingest, land, learn, market, models, serve
 from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
+from agents.ready import readiness
 from agents.topics import Topics, declare_topics
 from infra.checkpoints import CheckpointFile
 from infra.kafka.admin import ensure_topics
@@ -121,12 +122,12 @@ def build_worker(settings: Settings) -> Worker:
 
     @app.page("/readyz")
     class Ready(View):
-        """200 once table recovery completed and the streams sought their committed offsets."""
+        """200 once table recovery completed and the streams sought their committed offsets,
+        and Kafka, Redis and ClickHouse answer; 503 with the reasons otherwise."""
 
         async def get(self, request: Request) -> Response:
-            if app.tables.recovery.completed.is_set():
-                return self.json({"status": "ready"})
-            return self.json({"status": "recovering"}, status=503)
+            ready, body = await readiness(app, settings, gate)
+            return self.json(body, status=200 if ready else 503)
 
     @app.page("/warehouse/sql")
     class WarehouseSql(View):

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
-from api.routes import health, ingest
+from api.ops_state import OpsState
+from api.routes import health, ingest, ops
 from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from infra.settings import Settings
@@ -35,15 +36,19 @@ def create_app(settings: Settings) -> FastAPI:
         except ProduceFailed as exc:
             log.warning("Kafka producer not connected at startup: %s", exc)
         await asyncio.to_thread(warm)  # the parsers' lookup tables, before the first ingest
+        app.state.ops = OpsState(settings)  # lag, metrics, health and map, off the request path
+        app.state.ops.start()
         try:
             yield
         finally:
+            await app.state.ops.stop()
             await app.state.producer.stop()
             await app.state.redis.aclose()
 
     app = FastAPI(title="AIQLeads Stream", version="0.1.0", lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(ingest.router)
+    app.include_router(ops.router)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -76,3 +76,75 @@ MODEL_CHANGES = Counter(
     ["action", "trigger"],
 )
 MODEL_CHECKPOINTS = Counter("aiq_model_checkpoints_total", "Scorer checkpoints written")
+
+# Consumer lag (infra/ops/lag.py, polled by the API or `aiqleads lag`). Label values are the
+# system's own groups, topics and partitions: bounded.
+CONSUMER_LAG_OFFSETS = Gauge(
+    "aiq_consumer_lag_offsets", "Log end offset minus the group's committed offset",
+    ["group", "topic", "partition"],
+)
+CONSUMER_LAG_SECONDS = Gauge(
+    "aiq_consumer_lag_seconds",
+    "Age of the oldest unprocessed message, from the sampled log end history",
+    ["group", "topic", "partition"],
+)
+CONSUMER_GROUP_LAG_SECONDS = Gauge(
+    "aiq_consumer_group_lag_seconds", "The group's largest partition lag in seconds", ["group"]
+)
+CONSUMER_PARTITION_STATUS = Gauge(
+    "aiq_consumer_partition_status",
+    "Burrow-style partition status, 1 for the current one (OK, WARN, STOP, STALL, REWIND)",
+    ["group", "topic", "partition", "status"],
+)
+CONSUMER_GROUP_STATUS = Gauge(
+    "aiq_consumer_group_status", "Burrow-style group status, 1 for the current one (OK, WARN, ERR)",
+    ["group", "status"],
+)
+LAG_POLLS = Counter("aiq_lag_polls_total", "Lag monitor polls of Kafka", ["result"])
+
+# Reachability of the services, as the last /readyz or ops poll of this process saw them.
+DEPENDENCY_UP = Gauge(
+    "aiq_dependency_up", "1 when the service answered the last check", ["dependency"]
+)
+
+# End-to-end latency from the raw event's Kafka timestamp to each stage.
+STAGE_LATENCY = Histogram(
+    "aiq_stage_latency_seconds",
+    "Kafka produce timestamp of the raw event → the lead reached this stage "
+    "(scored, landed in ClickHouse, visible in Redis)",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 120),
+)
+SINK_BATCH_ROWS = Histogram(
+    "aiq_sink_batch_rows", "Rows per batch written to a sink", ["sink"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+SINK_FLUSH_SECONDS = Histogram(
+    "aiq_sink_flush_seconds", "Time to write one batch to a sink", ["sink"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LEAD_FLAGS = Counter(
+    "aiq_lead_flags_total", "Scored leads flagged as quarantined (fraud) or duplicate",
+    ["source", "flag"],
+)
+
+
+def observe_scored(source: str, produced_ms: int, scored_ms: int, *, quarantined: bool,
+                   duplicate: bool) -> None:
+    """One scored lead: its produce→scored latency and its flags."""
+    STAGE_LATENCY.labels("scored").observe(max(scored_ms - produced_ms, 0) / 1000)
+    if quarantined:
+        LEAD_FLAGS.labels(source, "quarantined").inc()
+    if duplicate:
+        LEAD_FLAGS.labels(source, "duplicate").inc()
+
+
+def observe_sink_batch(sink: str, rows: int, seconds: float, done_ms: int,
+                       produced_ms: list[int] | None = None, stage: str = "") -> None:
+    """One batch written to a sink; with `stage`, each row's produce→stored latency."""
+    SINK_BATCH_ROWS.labels(sink).observe(rows)
+    SINK_FLUSH_SECONDS.labels(sink).observe(seconds)
+    if stage and produced_ms:
+        histogram = STAGE_LATENCY.labels(stage)
+        for ms in produced_ms:
+            histogram.observe(max(done_ms - ms, 0) / 1000)

@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # Operators (/ops, /v1/ops/*): with a token, bearer or login cookie; without, loopback only.
+    ops_token: SecretStr | None = None
+    ops_poll_seconds: float = 5.0  # lag monitor and worker-metrics scrape interval
+    ops_lag_window: int = 10  # polls in the Burrow-style status window
+    ops_map_seconds: float = 30.0  # the lead map is recomputed this often
+    ops_map_hours: float = 24.0  # leads scored within this many hours are mapped
+    ops_map_resolution: int = 4  # H3 resolution of the map's hexagons
+
     # Landing in ClickHouse: whichever bound is hit first closes a batch.
     land_batch_rows: int = 10_000
     land_batch_seconds: float = 0.5

@@ -1,0 +1,48 @@
+"""The worker's `/readyz`: table recovery done, and Kafka, Redis and ClickHouse answering.
+
+Kafka and Redis are checked in a thread (blocking clients, short timeouts); ClickHouse
+through the worker's own warehouse gate, so the embedded chdb is asked by its owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+
+from agents.land import WarehouseGate
+from infra.metrics import DEPENDENCY_UP
+from infra.ops.health import Check, check_kafka, check_redis
+from infra.settings import Settings
+
+CHECK_SECONDS = 3.0
+
+
+async def _warehouse(gate: WarehouseGate) -> Check:
+    try:
+        await asyncio.wait_for(gate.call(gate.warehouse.query, "SELECT 1"), CHECK_SECONDS)
+    except Exception as exc:
+        check = Check(False, f"{gate.warehouse.describe()}: {type(exc).__name__}: {exc}")
+    else:
+        check = Check(True)
+    DEPENDENCY_UP.labels("clickhouse").set(1 if check.ok else 0)
+    return check
+
+
+async def readiness(app: faust.App, settings: Settings, gate: WarehouseGate
+                    ) -> tuple[bool, dict[str, object]]:
+    """(ready, body): the body names every check and the reason of each failing one."""
+    kafka, redis_check, warehouse = await asyncio.gather(
+        asyncio.to_thread(check_kafka, settings.kafka_bootstrap),
+        asyncio.to_thread(check_redis, settings.redis_url),
+        _warehouse(gate),
+    )
+    recovered = app.tables.recovery.completed.is_set()
+    checks = {"recovery": Check(recovered, "" if recovered else "table recovery in progress"),
+              "kafka": kafka, "redis": redis_check, "clickhouse": warehouse}
+    ready = all(c.ok for c in checks.values())
+    body: dict[str, object] = {
+        "status": "ready" if ready else "not ready",
+        "checks": {name: c.to_json() for name, c in checks.items()},
+    }
+    return ready, body
