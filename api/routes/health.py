@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import SettingsDep
+from api.routes.ops import MetricsAccess
 from infra.ops.health import check_all
 
 router = APIRouter(tags=["health"])
@@ -33,5 +34,5 @@ async def readyz(settings: SettingsDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(_: MetricsAccess) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -76,7 +76,16 @@ async def require_ops(request: Request, settings: SettingsDep) -> None:
                       "at /ops/login.")
 
 
+async def require_token_if_set(request: Request, settings: SettingsDep) -> None:
+    """For `/metrics`: the token when one is set, open otherwise (Prometheus scrapes it
+    from another host)."""
+    if settings.ops_token is not None and not token_ok(settings, _supplied_token(request)):
+        raise _denied(401, "ops_token_required",
+                      "Send the operator token as 'Authorization: Bearer <token>'.")
+
+
 OpsAccess = Annotated[None, Depends(require_ops)]
+MetricsAccess = Annotated[None, Depends(require_token_if_set)]
 
 
 async def get_ops(request: Request) -> OpsState:

@@ -71,7 +71,9 @@ function overview(o) {
     `<span title="${esc(c.reason || "ok")}"><i class="${c.ok ? "up" : "down"}"></i>${esc(name)}</span>`).join("");
 
   rows("latency", Object.entries(s.latency || {}), ([stage, q]) => [esc(stage), num(q.p50, 2), num(q.p95, 2), num(q.p99, 2)]);
-  rows("models", s.models || [], (m) => [esc(m.arm), num(m.roc_auc, 3), num(m.log_loss, 3), num(m.calibration_error, 3), m.labels ?? "–"]);
+  // An arm that has learned nothing yet has no meaningful metrics.
+  rows("models", s.models || [], (m) => m.labels ? [esc(m.arm), num(m.roc_auc, 3), num(m.log_loss, 3), num(m.calibration_error, 3), m.labels]
+    : [esc(m.arm), "–", "–", "–", "no labels yet"]);
   rows("dlq", s.dlq || [], (d) => [`<a href="/v1/ops/dlq?reason=${encodeURIComponent(d.reason)}" target="_blank">${esc(d.reason)}</a>`, d.total, num(d.rate, 2)]);
   rows("sinks", Object.entries(s.sinks || {}), ([sink, v]) => [esc(sink), num(v.rows_per_s), num(v.rows_per_batch), num(v.flush_ms, 1)]);
   const pct = (v) => (v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%");
