@@ -11,8 +11,8 @@ import asyncio
 import faust
 
 from agents.land import WarehouseGate
+from infra.health import Check, check_kafka, check_redis
 from infra.metrics import DEPENDENCY_UP
-from infra.ops.health import Check, check_kafka, check_redis
 from infra.settings import Settings
 
 CHECK_SECONDS = 3.0

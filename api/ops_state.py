@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY, generate_latest
 
-from infra.ops.health import Check, check_all, query
+from infra.health import Check, check_all, query
 from infra.ops.hexmap import MAP_SQL, CellRow, build_map
 from infra.ops.lag import LagMonitor, LagSnapshot
 from infra.ops.summary import Scrape, merge, parse, summarize

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import SettingsDep
 from api.routes.ops import MetricsAccess
-from infra.ops.health import check_all
+from infra.health import check_all
 
 router = APIRouter(tags=["health"])
 

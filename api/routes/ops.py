@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Stre
 
 from api.deps import SettingsDep
 from api.ops_state import OpsState
-from infra.ops.health import query
+from infra.health import query
 from infra.settings import Settings
 
 router = APIRouter(tags=["ops"])
