@@ -84,6 +84,7 @@ def run_all(settings: Settings, *, rate: float, traffic: bool) -> None:
         click.echo(
             "\nAIQLeads Stream is running.\n"
             f"  API docs        {api_url}/docs\n"
+            f"  operations      {api_url}/ops  (lag: .venv/bin/aiqleads lag)\n"
             f"  API metrics     {api_url}/metrics\n"
             f"  worker metrics  {worker_url}/metrics\n"
             f"  logs            {logs}/\n"
