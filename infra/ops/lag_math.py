@@ -8,9 +8,9 @@ extrapolated at the history's mean rate (and is never less than the history's ag
 
 Status follows Burrow's evaluation rules over a sliding window of (time, committed, lag)
 samples of each partition. Burrow reads every commit from `__consumer_offsets`; we poll the
-committed offsets, so its "the consumer stopped committing" test becomes "the offsets did not
-move over the window and the group has no live member" (STOP), while unmoving offsets with a
-live member are a STALL. Partition statuses: OK, WARN, STOP, STALL, REWIND; a group is ERR when
+committed offsets, so its "the consumer stopped committing" test becomes "the group has no
+live member and the offset did not move since the last poll" (STOP), while offsets unmoved
+over the whole window with a live member are a STALL. Partition statuses: OK, WARN, STOP, STALL, REWIND; a group is ERR when
 any partition is STOP or STALL, WARN when any is WARN or REWIND, else OK.
 """
 
@@ -126,7 +126,11 @@ def partition_status(window: list[CommitSample], *,
     if not window or window[-1].lag == 0:
         return PartitionStatus.OK  # caught up now: never an error
     offsets_still = all(s.committed == window[0].committed for s in window)
-    if not group_has_members and (offsets_still or len(window) == 1):
+    # Nobody in the group can commit, so two polls without a move say it stopped (Burrow
+    # waits for the commit gap to exceed the window's span; without commit times this is
+    # as close as polling gets, and a group member never counts as stopped).
+    recently_still = len(window) == 1 or window[-1].committed == window[-2].committed
+    if not group_has_members and recently_still:
         return PartitionStatus.STOP
     if any(s.lag == 0 for s in window):
         return PartitionStatus.OK

@@ -78,6 +78,8 @@ def window(*points: tuple[int, int]) -> list[CommitSample]:
         ([(10, 5), (10, 6), (10, 9)], True, PartitionStatus.STALL),  # member, not moving
         ([(10, 5), (10, 6), (10, 9)], False, PartitionStatus.STOP),  # nobody consuming
         ([(10, 5)], False, PartitionStatus.STOP),
+        ([(10, 5), (20, 6), (20, 9)], False, PartitionStatus.STOP),  # emptied, then unmoved
+        ([(10, 0), (20, 6), (20, 9)], False, PartitionStatus.STOP),  # caught up is history
         ([(30, 5), (20, 15), (25, 10)], True, PartitionStatus.REWIND),
         ([(10, 5), (10, 6)], True, PartitionStatus.OK),  # too short for a trend
         ([(10, 5), (20, 6), (30, 7)], False, PartitionStatus.WARN),  # moving: not stopped
