@@ -54,3 +54,10 @@ def test_every_alert_has_a_runbook_entry() -> None:
     headings = set(re.findall(r"^## (\w+)", RUNBOOKS.read_text(), flags=re.MULTILINE))
     assert alerts
     assert not set(alerts) - headings, f"alerts without a runbook: {set(alerts) - headings}"
+
+
+def test_local_prometheus_config_is_valid() -> None:
+    config = ROOT / "infra" / "deploy" / "prometheus" / "prometheus.local.yml"
+    result = subprocess.run([_promtool(), "check", "config", str(config)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
