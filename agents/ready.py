@@ -1,7 +1,8 @@
 """The worker's `/readyz`: table recovery done, and Kafka, Redis and ClickHouse answering.
 
 Kafka and Redis are checked in a thread (blocking clients, short timeouts); ClickHouse
-through the worker's own warehouse gate, so the embedded chdb is asked by its owner.
+through the worker's own warehouse gate, so the embedded chdb is asked by its owner. A timer
+runs the same checks so `aiq_dependency_up` stays current without anyone probing.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import faust
+from faust.web import Request, Response, View
 
 from agents.land import WarehouseGate
 from infra.health import Check, check_kafka, check_redis
@@ -16,6 +18,7 @@ from infra.metrics import DEPENDENCY_UP
 from infra.settings import Settings
 
 CHECK_SECONDS = 3.0
+GAUGE_SECONDS = 15.0
 
 
 async def _warehouse(gate: WarehouseGate) -> Check:
@@ -46,3 +49,18 @@ async def readiness(app: faust.App, settings: Settings, gate: WarehouseGate
         "checks": {name: c.to_json() for name, c in checks.items()},
     }
     return ready, body
+
+
+def register(app: faust.App, settings: Settings, gate: WarehouseGate) -> None:
+    @app.page("/readyz")
+    class Ready(View):
+        """200 once table recovery completed and the streams sought their committed offsets,
+        and Kafka, Redis and ClickHouse answer; 503 with the reasons otherwise."""
+
+        async def get(self, request: Request) -> Response:
+            ready, body = await readiness(app, settings, gate)
+            return self.json(body, status=200 if ready else 503)
+
+    @app.timer(GAUGE_SECONDS, name="check_dependencies")
+    async def check_dependencies() -> None:
+        await readiness(app, settings, gate)

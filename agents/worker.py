@@ -11,11 +11,10 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents import behaviour, drift, ingest, land, learn, market, models, serve
+from agents import behaviour, drift, ingest, land, learn, market, models, ready, serve
 from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
-from agents.ready import readiness
 from agents.topics import Topics, declare_topics
 from infra.checkpoints import CheckpointFile
 from infra.kafka.admin import ensure_topics
@@ -120,14 +119,7 @@ def build_worker(settings: Settings) -> Worker:
         async def get(self, request: Request) -> Response:
             return self.json({"status": "ok", "model": scorer.champion.model.version})
 
-    @app.page("/readyz")
-    class Ready(View):
-        """200 once table recovery completed and the streams sought their committed offsets,
-        and Kafka, Redis and ClickHouse answer; 503 with the reasons otherwise."""
-
-        async def get(self, request: Request) -> Response:
-            ready, body = await readiness(app, settings, gate)
-            return self.json(body, status=200 if ready else 503)
+    ready.register(app, settings, gate)  # /readyz, and the dependency gauges on a timer
 
     @app.page("/warehouse/sql")
     class WarehouseSql(View):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from infra.metrics import (
@@ -164,7 +164,7 @@ class LagMonitor:
     def poll(self) -> LagSnapshot:
         try:
             snapshot = self._poll()
-        except KafkaException as exc:
+        except Exception as exc:  # KafkaException, or a future's timeout: keep the last view
             LAG_POLLS.labels("error").inc()
             log.warning("lag poll failed: %s", exc)
             snapshot = LagSnapshot(at=self.clock(), groups=self.last.groups,

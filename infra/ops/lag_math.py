@@ -10,8 +10,9 @@ Status follows Burrow's evaluation rules over a sliding window of (time, committ
 samples of each partition. Burrow reads every commit from `__consumer_offsets`; we poll the
 committed offsets, so its "the consumer stopped committing" test becomes "the group has no
 live member and the offset did not move since the last poll" (STOP), while offsets unmoved
-over the whole window with a live member are a STALL. Partition statuses: OK, WARN, STOP, STALL, REWIND; a group is ERR when
-any partition is STOP or STALL, WARN when any is WARN or REWIND, else OK.
+over the whole window with a live member are a STALL. Partition statuses: OK, WARN, STOP,
+STALL, REWIND; a group is ERR when any partition is STOP or STALL, WARN when any is WARN or
+REWIND, else OK.
 """
 
 from __future__ import annotations
