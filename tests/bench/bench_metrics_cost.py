@@ -29,7 +29,8 @@ def test_metrics_cost_on_throughput(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                     p for p in (str(NO_METRICS), base_path) if p))
             else:
                 monkeypatch.setenv("PYTHONPATH", base_path)
-            run = _run(_settings(tmp_path, f"{name[:4]}{turn}"), tmp_path, EVENTS, 0,
+            label = "off" if name == "without metrics" else "on"
+            run = _run(_settings(tmp_path, f"{label}{turn}"), tmp_path, EVENTS, 0,
                        seed=300 + turn)
             results[name].append(run["events_per_s"])
     print(f"\n\nMetrics cost, saturation, {EVENTS} events, {TURNS} alternating turns")
