@@ -176,9 +176,11 @@ class LagMonitor:
 
     def _poll(self) -> LagSnapshot:
         groups = self.offsets.read_groups(self.offsets.group_ids(self.group_prefix))
+        # As the tool does: every committed partition and every assigned one (a member may
+        # hold partitions it never commits, such as Faust's changelogs).
         topics = {topic for g in groups.values() for topic, _ in g.committed}
         partitions = self.offsets.topic_partitions(topics) | {
-            tp for g in groups.values() for tp in g.committed}
+            tp for g in groups.values() for tp in (*g.committed, *g.owners)}
         ends = self.offsets.end_offsets(partitions)
         now = self.clock()
         for tp, end in ends.items():
@@ -192,7 +194,7 @@ class LagMonitor:
                now: float) -> GroupLag:
         topics = {topic for topic, _ in group.committed}
         rows: list[PartitionLag] = []
-        for tp in sorted(tp for tp in ends if tp[0] in topics):
+        for tp in sorted(tp for tp in ends if tp[0] in topics or tp in group.owners):
             end = ends[tp]
             committed = group.committed.get(tp)
             lag = max(0, end - committed) if committed is not None else 0

@@ -46,7 +46,7 @@ def _produce(topic: str, per_partition: list[int]) -> None:
 
 
 def _commit(group: str, offsets: dict[tuple[str, int], int]) -> Consumer:
-    """A member of `group` holding the partitions, with these offsets committed."""
+    """A client of `group` (not a member) that committed these offsets."""
     consumer = Consumer({"bootstrap.servers": Settings().kafka_bootstrap, "group.id": group,
                          "enable.auto.commit": False})
     partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
@@ -54,8 +54,21 @@ def _commit(group: str, offsets: dict[tuple[str, int], int]) -> Consumer:
     return consumer
 
 
-def _tool_describe(group: str) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """(current offset, log end offset, lag) per partition, as Kafka's tool prints them."""
+def _member(group: str, topic: str) -> Consumer:
+    """A live member of `group` holding every partition of `topic`."""
+    consumer = Consumer({"bootstrap.servers": Settings().kafka_bootstrap, "group.id": group,
+                         "enable.auto.commit": False, "client.id": "lagtest-member"})
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + 60
+    while len(consumer.assignment()) < PARTITIONS and time.monotonic() < deadline:
+        consumer.poll(0.2)
+    assert len(consumer.assignment()) == PARTITIONS
+    return consumer
+
+
+def _tool_describe(group: str) -> dict[tuple[str, int], tuple[str, str, str, str]]:
+    """(current offset, log end offset, lag, client id) per partition, as Kafka's tool
+    prints them ("-" where it has none)."""
     java = shutil.which("java")
     assert java, "Java 17 is needed for the Kafka tools (make deps)"
     libs = ensure_kafka_jars()
@@ -65,31 +78,40 @@ def _tool_describe(group: str) -> dict[tuple[str, int], tuple[int, int, int]]:
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    rows: dict[tuple[str, int], tuple[int, int, int]] = {}
+    rows: dict[tuple[str, int], tuple[str, str, str, str]] = {}
     for line in result.stdout.splitlines():
         cells = line.split()
         if len(cells) >= 6 and cells[0] == group:
-            rows[(cells[1], int(cells[2]))] = (int(cells[3]), int(cells[4]), int(cells[5]))
+            rows[(cells[1], int(cells[2]))] = (cells[3], cells[4], cells[5], cells[-1])
     return rows
 
 
 def test_offsets_agree_with_kafka_consumer_groups(topic: tuple[str, str]) -> None:
     name, group = topic
     _produce(name, [120, 75, 40])
-    consumer = _commit(group, {(name, 0): 100, (name, 1): 75, (name, 2): 3})
+    member = _member(group, name)
     try:
+        # Partition 2 is held but never committed: the tool shows "-", so must we.
+        member.commit(offsets=[TopicPartition(name, 0, 100), TopicPartition(name, 1, 75)],
+                      asynchronous=False)
         monitor = LagMonitor(KafkaOffsets(Settings().kafka_bootstrap), group, publish=False)
         # Nothing produces or commits now, so the two reads see the same moment.
         snapshot = monitor.poll()
         tool = _tool_describe(group)
     finally:
-        consumer.close()
+        member.close()
     assert snapshot.error is None
     [ours] = snapshot.groups
-    mine = {(r.topic, r.partition): (r.committed, r.end_offset, r.lag) for r in ours.partitions}
-    assert tool == {(name, 0): (100, 120, 20), (name, 1): (75, 75, 0), (name, 2): (3, 40, 37)}
+    mine = {(r.topic, r.partition): ("-" if r.committed is None else str(r.committed),
+                                     str(r.end_offset),
+                                     "-" if r.committed is None else str(r.lag), r.consumer)
+            for r in ours.partitions}
+    member_id = "lagtest-member"
+    assert tool == {(name, 0): ("100", "120", "20", member_id),
+                    (name, 1): ("75", "75", "0", member_id),
+                    (name, 2): ("-", "40", "-", member_id)}
     assert mine == tool
-    assert ours.lag == 57
+    assert ours.members == 1 and ours.lag == 20
 
 
 def test_a_stopped_group_goes_stop_then_ok_when_caught_up(topic: tuple[str, str]) -> None:

@@ -58,7 +58,9 @@ function overview(o) {
   gs.className = "pill " + (groups.length ? worst : "");
   const body = $("lag").querySelector("tbody");
   body.innerHTML = groups.map((g) => {
-    const parts = [...g.partitions].sort((a, b) => b.lag_seconds - a.lag_seconds || b.lag - a.lag);
+    // Partitions a member holds but never commits (Faust's changelogs) have no lag to show.
+    const parts = g.partitions.filter((p) => p.committed !== null)
+      .sort((a, b) => b.lag_seconds - a.lag_seconds || b.lag - a.lag);
     const prefix = g.group.slice(0, g.group.length - g.group.replace(/^.*?\./, "").length);
     return `<tr class="group"><td colspan="7">${esc(g.group)} · ${esc(g.state)} · ${g.members} members · lag ${g.lag} · ${num(g.lag_seconds)} s <b class="${g.status}">${g.status}</b></td></tr>` +
       parts.map((p) => "<tr>" + [esc(p.topic.startsWith(prefix) ? p.topic.slice(prefix.length) : p.topic), p.partition,
