@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY, generate_latest
 
-from infra.health import Check, check_all, query
+from infra.health import Check, check_all, kafka_from, query
 from infra.ops.hexmap import MAP_SQL, CellRow, build_map
 from infra.ops.lag import LagMonitor, LagSnapshot
 from infra.ops.summary import Scrape, merge, parse, summarize
@@ -72,12 +72,13 @@ class OpsState:
                                     - (time.monotonic() - started)))
 
     async def refresh(self) -> None:
+        # The lag poll talks to Kafka anyway: its outcome is Kafka's health check.
         lag, health, worker_text = await asyncio.gather(
             asyncio.to_thread(self.monitor.poll),
-            asyncio.to_thread(check_all, self.settings),
+            asyncio.to_thread(check_all, self.settings, kafka=False),
             self._scrape_worker(),
         )
-        self.lag, self.health = lag, health
+        self.lag, self.health = lag, {"kafka": kafka_from(lag.error), **health}
         now = time.time()
         samples = merge(parse(worker_text, extra={"process": "worker"}) if worker_text else {},
                         parse(generate_latest(REGISTRY).decode(), extra={"process": "api"}))

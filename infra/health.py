@@ -94,9 +94,13 @@ def check_clickhouse(settings: Settings) -> Check:
     return _record("clickhouse", Check(True))
 
 
-def check_all(settings: Settings, *, clickhouse: bool = True) -> dict[str, Check]:
-    checks = {"kafka": check_kafka(settings.kafka_bootstrap),
-              "redis": check_redis(settings.redis_url)}
-    if clickhouse:
-        checks["clickhouse"] = check_clickhouse(settings)
+def check_all(settings: Settings, *, kafka: bool = True) -> dict[str, Check]:
+    checks = {"kafka": check_kafka(settings.kafka_bootstrap)} if kafka else {}
+    checks["redis"] = check_redis(settings.redis_url)
+    checks["clickhouse"] = check_clickhouse(settings)
     return checks
+
+
+def kafka_from(error: str | None) -> Check:
+    """Kafka's check from a Kafka call just made elsewhere (the lag poll)."""
+    return _record("kafka", Check(error is None, error or ""))
