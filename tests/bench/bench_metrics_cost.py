@@ -19,6 +19,7 @@ TURNS = int(os.environ.get("AIQ_BENCH_METRICS_TURNS", "2"))
 NO_METRICS = Path(__file__).parent / "nometrics"
 
 
+@pytest.mark.timeout(3600)
 def test_metrics_cost_on_throughput(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     results: dict[str, list[float]] = {"with metrics": [], "without metrics": []}
     base_path = os.environ.get("PYTHONPATH", "")
@@ -33,6 +34,7 @@ def test_metrics_cost_on_throughput(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             run = _run(_settings(tmp_path, f"{label}{turn}"), tmp_path, EVENTS, 0,
                        seed=300 + turn)
             results[name].append(run["events_per_s"])
+            print(f"\nturn {turn} {name}: {run['events_per_s']:.0f} events/s", flush=True)
     print(f"\n\nMetrics cost, saturation, {EVENTS} events, {TURNS} alternating turns")
     for name, values in results.items():
         print(f"{name:<18} median {statistics.median(values):>7.0f} events/s   "
