@@ -1,7 +1,7 @@
 """Consumer-lag bookkeeping, pure: offsets and times in, lag and status out (no Kafka here).
 
 Lag in seconds follows kafka-lag-exporter: keep a sampled history of each partition's log end
-offset, (time, offset) pairs, and read off *when* the log end stood at the group's committed
+offset, (time, offset) pairs, and read off *when* the log end passed the group's committed
 offset; the lag is now minus that time, the age of the oldest message the group has not
 processed. Between samples the time is interpolated; before the oldest sample it is
 extrapolated at the history's mean rate (and is never less than the history's age).
@@ -91,10 +91,16 @@ class EndOffsetHistory:
 
 def lag_seconds(history: EndOffsetHistory, committed: int | None, end_offset: int,
                 now: float) -> float:
-    """Seconds the group is behind on one partition: 0 when caught up."""
+    """Seconds the group is behind on one partition: 0 when caught up.
+
+    The oldest unprocessed message sits at offset `committed`; it was written when the log
+    end passed `committed + 1`. (Reading the time at `committed` itself, as
+    kafka-lag-exporter does, counts a quiet partition's idle time before its one new
+    message as lag.)
+    """
     if committed is None or committed >= end_offset:
         return 0.0
-    reached = history.time_at(committed)
+    reached = history.time_at(committed + 1)
     return 0.0 if reached is None else max(0.0, now - reached)
 
 

@@ -3,6 +3,7 @@ is in tests/integration/test_lag.py): seconds, status, gauges, and the printed t
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import REGISTRY
 
 from infra.ops.lag import GroupOffsets, LagMonitor, render_table
@@ -50,10 +51,11 @@ def test_a_stopped_group_ages_and_goes_err() -> None:
         snapshot = monitor.poll()
     group = snapshot.groups[0]
     assert group.status == "ERR" and group.lag == 300
-    assert group.lag_seconds == 30.0  # the log end stood at 100 thirty seconds ago
+    # Message 100 was written 0.1 s after the log end stood at 100, 30 s ago.
+    assert group.lag_seconds == pytest.approx(29.9)
     labels = {"group": "u1.aiqleads", "topic": "u1.t", "partition": "0"}
     assert _gauge("aiq_consumer_lag_offsets", **labels) == 300
-    assert _gauge("aiq_consumer_lag_seconds", **labels) == 30.0
+    assert _gauge("aiq_consumer_lag_seconds", **labels) == pytest.approx(29.9)
     assert _gauge("aiq_consumer_partition_status", **labels, status="STOP") == 1
     assert _gauge("aiq_consumer_group_status", group="u1.aiqleads", status="ERR") == 1
 
@@ -61,7 +63,7 @@ def test_a_stopped_group_ages_and_goes_err() -> None:
     assert table.splitlines()[0].split() == [
         "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "LAG-SECONDS",
         "STATUS", "CONSUMER-ID"]
-    assert "u1.aiqleads u1.t  0         100            400            300 30.0        STOP" in table
+    assert "u1.aiqleads u1.t  0         100            400            300 29.9        STOP" in table
 
     # The topic goes away: its series go with it.
     kafka.groups["u1.aiqleads"] = GroupOffsets("EMPTY", 0, {})

@@ -25,7 +25,8 @@ def history(*samples: tuple[float, int]) -> EndOffsetHistory:
 def test_interpolates_between_samples() -> None:
     h = history((100.0, 0), (110.0, 1000))
     assert h.time_at(500) == pytest.approx(105.0)
-    assert lag_seconds(h, committed=500, end_offset=1000, now=110.0) == pytest.approx(5.0)
+    # Message 500 was written when the log end passed 501.
+    assert lag_seconds(h, committed=500, end_offset=1000, now=110.0) == pytest.approx(4.99)
 
 
 def test_caught_up_is_zero_and_no_commit_is_zero() -> None:
@@ -37,7 +38,7 @@ def test_caught_up_is_zero_and_no_commit_is_zero() -> None:
 def test_a_stopped_consumer_ages_while_the_log_stands_still() -> None:
     # Traffic stopped at offset 1000 at t=110; the consumer stopped at 400 at t=106.
     h = history((100.0, 0), (110.0, 1000), (130.0, 1000), (160.0, 1000))
-    assert lag_seconds(h, committed=400, end_offset=1000, now=160.0) == pytest.approx(56.0)
+    assert lag_seconds(h, committed=400, end_offset=1000, now=160.0) == pytest.approx(55.99)
     # The flat run keeps its first and last sample only.
     assert [o for _, o in h.samples] == [0, 1000, 1000]
     assert h.samples[1][0] == 110.0
@@ -46,10 +47,17 @@ def test_a_stopped_consumer_ages_while_the_log_stands_still() -> None:
 def test_before_history_extrapolates_at_the_mean_rate() -> None:
     h = history((100.0, 1000), (110.0, 2000))  # 100 msgs/s
     assert h.time_at(500) == pytest.approx(95.0)
-    assert lag_seconds(h, committed=500, end_offset=2000, now=110.0) == pytest.approx(15.0)
+    assert lag_seconds(h, committed=500, end_offset=2000, now=110.0) == pytest.approx(14.99)
     # A flat history cannot say when: the oldest sample's age is the lower bound.
     flat = history((100.0, 1000), (110.0, 1000))
     assert flat.time_at(10) == 100.0
+
+
+def test_a_quiet_partition_counts_from_its_new_message() -> None:
+    # Offset 7 stood for a minute; message 7 arrived between the last two samples.
+    h = history((0.0, 7), (60.0, 7), (62.0, 8))
+    assert lag_seconds(h, committed=7, end_offset=8, now=62.0) == pytest.approx(0.0)
+    assert lag_seconds(h, committed=7, end_offset=8, now=65.0) == pytest.approx(3.0)
 
 
 def test_history_resets_when_the_log_end_goes_back() -> None:
