@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from infra.cli import main
 from infra.ops.lag import KafkaOffsets, LagMonitor
 from infra.settings import Settings
 from infra.stack.jars import ensure_kafka_jars
@@ -98,8 +100,13 @@ def test_offsets_agree_with_kafka_consumer_groups(topic: tuple[str, str]) -> Non
         # Nothing produces or commits now, so the two reads see the same moment.
         snapshot = monitor.poll()
         tool = _tool_describe(group)
+        printed = CliRunner().invoke(main, ["lag", "--group", group, "--samples", "1"])
     finally:
         member.close()
+    assert printed.exit_code == 0, printed.output
+    cli = {(c[1], int(c[2])): (c[3], c[4], c[5], c[8]) for c in map(str.split,
+           printed.output.splitlines()) if len(c) == 9 and c[0] == group}
+    assert cli == tool
     assert snapshot.error is None
     [ours] = snapshot.groups
     mine = {(r.topic, r.partition): ("-" if r.committed is None else str(r.committed),
