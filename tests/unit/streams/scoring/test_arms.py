@@ -73,7 +73,7 @@ def test_the_serving_arm_scores_and_names_its_model() -> None:
         arm = scorer.arms[scored.arm]
         assert scored.arm == scorer.arm_for(lead_id)
         assert scored.model_version == arm.model.version
-        assert scored.score == arm.model.score_one(x)
+        assert scored.score == arm.calibrator.calibrate(arm.model.score_one(x))
         # The linear champion explains itself; naive Bayes has no reasons to give.
         assert bool(scored.reasons) is (scored.arm == CHAMPION)
 
@@ -95,13 +95,19 @@ def test_both_arms_learn_every_outcome_and_judge_it_first() -> None:
     assert challenger is not None
     assert champion.model.n_learned == challenger.model.n_learned == len(rows)
     assert champion.metric("roc_auc") > 0.85  # type: ignore[operator]
-    assert challenger.metric("roc_auc") == pytest.approx(0.5)  # one score for every lead
+    # One raw score for every lead (the calibrator only moves it between refits).
+    assert challenger.metric("roc_auc") == pytest.approx(0.5, abs=0.02)
     # The champion's importances follow its weights: a and b matter, nothing else exists.
     assert set(champion.importance.get()) == {"a", "b"}
     status = scorer.status()
     assert status["arms"][CHAMPION]["labels"] == len(rows)
-    assert set(status["arms"][CHAMPION]["metrics"]) == {"roc_auc", "log_loss",
-                                                        "calibration_error"}
+    assert set(status["arms"][CHAMPION]["metrics"]) == {
+        "roc_auc", "log_loss", "calibration_error", "raw_calibration_error"}
+    assert set(status["arms"][CHAMPION]["lifetime"]) == {"roc_auc", "log_loss",
+                                                         "calibration_error"}
+    assert set(status["metric_kinds"]) == {"metrics", "lifetime"}  # each family says what it is
+    assert "rolling" in status["metric_kinds"]["metrics"]
+    assert "cumulative" in status["metric_kinds"]["lifetime"]
 
 
 def test_custom_metrics_are_fresh_per_arm() -> None:
