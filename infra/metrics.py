@@ -76,3 +76,11 @@ MODEL_CHANGES = Counter(
     ["action", "trigger"],
 )
 MODEL_CHECKPOINTS = Counter("aiq_model_checkpoints_total", "Scorer checkpoints written")
+OUTCOMES_DROPPED = Counter(
+    "aiq_outcomes_dropped_total",
+    "Outcomes never learned: their lead expired or is unknown (streams.scoring.labels)",
+    ["reason"],
+)
+MODEL_METRICS_ROWS = Counter(
+    "aiq_model_metrics_rows_total", "Per-arm metric rows written to model_metrics", ["result"]
+)

@@ -236,15 +236,31 @@ def _render_models(doc: dict[str, Any]) -> str:
     def num(value: float | None) -> str:
         return "-" if value is None else f"{value:.4f}"
 
-    lines = [f"{'arm':<11} {'version':<24} {'spec':<40} {'labels':>8} {'roc_auc':>8} "
-             f"{'log_loss':>8} {'ece':>8} {'served':>7}"]
+    def delay(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}s"
+
     share = doc.get("challenger_share", 0.0)
+    lines = [f"{'arm':<11} {'version':<24} {'spec':<40} {'served':>7}"]
     for name, arm in doc["arms"].items():
-        metrics = arm["metrics"]
         served = share if name == "challenger" else 1.0 - share
-        lines.append(f"{name:<11} {arm['version']:<24} {arm['spec'][:40]:<40} {arm['labels']:>8} "
-                     f"{num(metrics.get('roc_auc')):>8} {num(metrics.get('log_loss')):>8} "
-                     f"{num(metrics.get('calibration_error')):>8} {served:>7.1%}")
+        lines.append(f"{name:<11} {arm['version']:<24} {arm['spec'][:40]:<40} {served:>7.1%}")
+    kinds = doc.get("metric_kinds", {})
+    lines.append("")
+    lines.append(f"{'arm':<11} {'span':<9} {'labels':>9} {'roc_auc':>8} {'log_loss':>8} "
+                 f"{'ece':>8} {'ece raw':>8} {'delay':>8}")
+    for name, arm in doc["arms"].items():
+        spans = {"lifetime": (arm["labels"], arm.get("lifetime", {})),
+                 "rolling": (min(arm["labels"], 10_000), arm["metrics"]),
+                 "last hour": (arm.get("hour", {}).get("labels", 0), arm.get("hour", {}))}
+        for span, (labels, figures) in spans.items():
+            lines.append(
+                f"{name:<11} {span:<9} {labels:>9,} {num(figures.get('roc_auc')):>8} "
+                f"{num(figures.get('log_loss')):>8} {num(figures.get('calibration_error')):>8} "
+                f"{num(figures.get('raw_calibration_error')):>8} "
+                f"{delay(figures.get('label_delay_s')):>8}")
+    for key, label in (("lifetime", "lifetime"), ("metrics", "rolling"), ("hour", "last hour")):
+        if key in kinds:
+            lines.append(f"  {label}: {kinds[key]}")
     checkpoint = doc.get("checkpoint") or {}
     lines.append(f"labels since last change: {doc['labels_since_change']}; can roll back: "
                  f"{'yes' if doc['can_roll_back'] else 'no'}; checkpoint: "

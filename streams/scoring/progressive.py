@@ -22,8 +22,9 @@ from typing import Any, NamedTuple
 
 from river import base, metrics
 
-from streams.scoring.arms import Arm, CalibrationError
+from streams.scoring.arms import Arm
 from streams.scoring.model import Features
+from streams.scoring.online_metrics import CalibrationError
 
 DEFAULT_METRICS = ("ROCAUC", "LogLoss", "Accuracy")
 #: Column names for River's class names in tables and JSON.

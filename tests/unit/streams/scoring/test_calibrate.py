@@ -77,7 +77,8 @@ def test_a_scorer_checkpointed_before_calibration_loads_and_learns_to_calibrate(
     scorer = Scorer.loads((DATA / "scorer-58cb97b.pkl").read_bytes())
     arm = scorer.champion
     assert not arm.calibrator.fitted  # fresh: the old served score stands until it learns
-    assert set(arm.status()["lifetime"]) == {"roc_auc", "log_loss", "calibration_error"}
+    assert set(arm.status()["lifetime"]) == {"roc_auc", "log_loss", "calibration_error",
+                                             "label_delay_s"}
     for q, y in _miscalibrated(5, 300):
         scorer.learn_one({"a": q}, y)
     assert arm.calibrator.n_seen == 300 and arm.status()["lifetime"]["log_loss"] is not None
