@@ -61,7 +61,7 @@ SCHEMA_DRIFT = Counter(
 # Champion/challenger scoring (agents/models.py publishes these on a timer).
 MODEL_ONLINE_METRIC = Gauge(
     "aiq_model_online_metric",
-    "Progressive (predict-then-learn) metric per arm over its recent labels",
+    "Progressive (predict-then-learn) metric per arm, rolling over its last 10,000 labels",
     ["arm", "metric"],
 )
 MODEL_LABELS = Gauge("aiq_model_labels", "Labels the arm's model has learned", ["arm"])

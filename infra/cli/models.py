@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from infra.settings import Settings
               help="Challenger's share of leads served (default: the configured one).")
 @click.option("--count", default=20_000, show_default=True, help="Generated leads (no --csv).")
 @click.option("--seed", default=1, show_default=True, help="Generator and model seed.")
+@click.option("--start", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              help="Generated leads' clock start, e.g. 2026-05-04 (UTC; default: now less the "
+                   "span). Fixing it makes a run repeatable: hours of day follow the clock.")
 @click.option("--every", default=1_000, show_default=True, help="Report every N labels.")
 @click.option("--metric", "metric_names", multiple=True, help="A River metric by class name "
               "(repeatable), e.g. F1, MCC; default ROCAUC, LogLoss, Accuracy.")
@@ -46,6 +50,7 @@ def evaluate(
     share: float | None,
     count: int,
     seed: int,
+    start: datetime | None,
     every: int,
     metric_names: tuple[str, ...],
     last: int,
@@ -82,7 +87,7 @@ def evaluate(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--model/--challenger") from exc
     rows = (scored_csv(scorer, csv_path, target or "") if csv_path is not None
-            else scored_traffic(scorer, count, seed=seed))
+            else scored_traffic(scorer, count, seed=seed, start=_utc(start)))
     record = Replay(list(scorer.arms))
     try:
         for i, progress in enumerate(replay(scorer, rows, delay=delay, every=every,
@@ -104,6 +109,12 @@ def evaluate(
         source = csv_path.name if csv_path is not None else f"{count:,} generated leads"
         evaluation_plot(plot_path, record, f"{source}, labels {delay} leads late")
         click.echo(f"plot: {plot_path}")
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
 
 
 def _final_report(scorer: Any, record: Any, last: int, baseline: bool, seed: int

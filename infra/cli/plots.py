@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streams.scoring.evaluate import Replay
 
+RELIABILITY_GROUPS = 15
+
 
 def evaluation_plot(path: Path, record: Replay, title: str) -> Path:
     """Three panels: reliability (raw vs calibrated, per arm), AUC and log loss over labels."""
@@ -24,16 +26,16 @@ def evaluation_plot(path: Path, record: Replay, title: str) -> Path:
     for arm in cumulative.river:
         colour = colours.get(arm)
         for kind, style in (("raw", "--"), ("calibrated", "-")):
-            bins = cumulative.reliability(arm)[kind]
-            if not bins:
+            points = record.reliability(arm, kind, RELIABILITY_GROUPS)
+            if not points:
                 continue
-            xs, ys, _ = zip(*bins, strict=True)
+            xs, ys = zip(*points, strict=True)
             top = max(top, *xs, *ys)
             ece = cumulative.get()[arm]["ece" if kind == "calibrated" else "ece_raw"]
             rel.plot(xs, ys, style, marker="o", color=colour,
                      label=f"{arm} {kind} (ECE {ece:.4f})" if ece is not None else arm)
-    rel.set(xlabel="predicted probability (bin mean)", ylabel="observed conversion rate",
-            title="Reliability, every label (cumulative)")
+    rel.set(xlabel="predicted probability (group mean)", ylabel="observed conversion rate",
+            title=f"Reliability, every label ({RELIABILITY_GROUPS} equal-count groups)")
     edge = min(1.0, max(0.05, top * 1.1))
     rel.set_xlim(0, edge)
     rel.set_ylim(0, edge)

@@ -142,6 +142,7 @@ class Replay:
         self.oracle: list[float | None] = []
         self.served: list[float] = []
         self.arrival: dict[str, list[float | None]] = {arm: [] for arm in arm_names}
+        self.arrival_raw: dict[str, list[float | None]] = {arm: [] for arm in arm_names}
         self.curve: list[Progress] = []
         self.cumulative: Cumulative | None = None  # the replay's, for reliability curves
 
@@ -152,6 +153,22 @@ class Replay:
         self.served.append(row.score)
         for arm, prediction in said.items():
             self.arrival[arm].append(prediction.calibrated)
+            self.arrival_raw[arm].append(prediction.raw)
+
+    def reliability(self, arm: str, kind: str, bins: int = 15) -> list[tuple[float, float]]:
+        """(mean prediction, conversion rate) in `bins` groups of equal size by prediction.
+
+        Equal-count groups, not equal-width bins: lead scores crowd below 0.2, where ten
+        equal-width bins would put nearly every label in the first one.
+        """
+        scores = (self.arrival if kind == "calibrated" else self.arrival_raw)[arm]
+        pairs = sorted((p, y) for p, y in zip(scores, self.labels, strict=True) if p is not None)
+        if len(pairs) < bins:
+            return []
+        p = np.array([a for a, _ in pairs])
+        y = np.array([b for _, b in pairs], dtype=float)
+        return [(float(pc.mean()), float(yc.mean()))
+                for pc, yc in zip(np.array_split(p, bins), np.array_split(y, bins), strict=True)]
 
     def last_auc(self, n: int) -> dict[str, float | None]:
         """Exact ROC AUC over the last `n` labels: each arm at arrival, served, oracle."""

@@ -257,3 +257,16 @@ def test_cli_refuses_a_csv_without_target_and_bad_specs(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["evaluate", "--csv", str(path), "--target", TARGET,
                                     "--model", "Nope"])
     assert bad.exit_code == 2 and "unknown model step" in bad.output
+
+
+def test_cli_generated_runs_with_a_fixed_start_repeat_exactly(tmp_path: Path) -> None:
+    reports = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.json"
+        result = CliRunner().invoke(main, ["evaluate", "--count", "400", "--delay", "20",
+                                           "--every", "200", "--start", "2026-05-04",
+                                           "--last", "200", "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(out.read_text()))
+    assert reports[0] == reports[1]
+    assert reports[0]["last"]["auc"]["oracle"] is not None
