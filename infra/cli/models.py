@@ -33,8 +33,9 @@ from infra.settings import Settings
 @click.option("--every", default=1_000, show_default=True, help="Report every N labels.")
 @click.option("--metric", "metric_names", multiple=True, help="A River metric by class name "
               "(repeatable), e.g. F1, MCC; default ROCAUC, LogLoss, Accuracy.")
-@click.option("--last", default=5_000, show_default=True,
-              help="The final table's exact AUC over the last N labels (and the baseline's).")
+@click.option("--last", default=5_000, show_default=True, type=click.IntRange(min=1),
+              help="The final table's exact AUC over the last N labels (and the baseline's); "
+                   "a smaller set uses its last fifth.")
 @click.option("--baseline", is_flag=True, help="Also train HistGradientBoostingClassifier on "
               "the same snapshots, all but the last N labels, and test it on those.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -123,6 +124,8 @@ def _final_report(scorer: Any, record: Any, last: int, baseline: bool, seed: int
 
     final = record.curve[-1]
     n = min(last, len(record.labels))
+    if n >= len(record.labels):  # a set no bigger than the window: its last fifth
+        n = max(1, len(record.labels) // 5)
     report: dict[str, Any] = {
         "labels": final.labels,
         "rolling_window": final.window,
