@@ -4,22 +4,27 @@
 partition count, so a lead's snapshot and its outcome meet in the same worker.
 Either may arrive first; both sides are Faust tables with changelogs, so a
 restart keeps the pending half of every join. Every joined outcome is learned by
-both arms of the scorer (each first predicts it for its progressive metrics).
+both arms of the scorer (each first predicts it for its progressive metrics), from
+the snapshot taken when the lead was scored; `streams.scoring.labels.judge` decides,
+and outcomes of expired or unknown leads are counted (`aiq_outcomes_dropped_total`)
+and dropped, never learned.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import faust
 import msgspec
 
 from agents.topics import Topics
-from infra.metrics import OUTCOMES_LEARNED, OUTCOMES_WAITING
+from infra.metrics import OUTCOMES_DROPPED, OUTCOMES_LEARNED, OUTCOMES_WAITING
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.outcome import Outcome
 from streams.scoring.arms import Scorer
+from streams.scoring.labels import Snapshot, delay_s, from_stored, judge, stored
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class _Snapshot(msgspec.Struct, frozen=True):
 
     lead_id: str
     features: dict[str, float]
+    scored_ms: int = 0
 
 
 _snapshot_decoder = msgspec.json.Decoder(_Snapshot)
@@ -39,7 +45,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer)
         "features_by_lead",
         key_type=str,  # values: plain JSON in the changelog (a dict of floats)
         partitions=settings.topic_partitions,
-        help="Feature snapshots of scored leads still waiting for an outcome",
+        help="Feature snapshots (and scoring times) of scored leads waiting for an outcome",
     )
     outcome_by_lead = app.Table(
         "outcome_by_lead",
@@ -48,21 +54,28 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer)
         help="Outcomes that arrived before their lead's snapshot",
     )
 
-    def learn(features: dict[str, float], outcome: Outcome) -> None:
-        scorer.learn_one(features, outcome.converted)
+    def learn(snapshot: Snapshot, outcome: Outcome) -> None:
+        now_ms = int(time.time() * 1000)
+        verdict = judge(snapshot, outcome.occurred_ms, now_ms)
+        if verdict != "learn":
+            OUTCOMES_DROPPED.labels(verdict).inc()
+            return
+        scorer.learn_one(snapshot.features, outcome.converted, at_ms=now_ms,
+                         delay_s=delay_s(snapshot, outcome.occurred_ms))
         for arm in scorer.arms:
             OUTCOMES_LEARNED.labels(arm).inc()
 
     @app.agent(topics.scored, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
-            snapshot = _snapshot_decoder.decode(raw)
-            waiting = outcome_by_lead.pop(snapshot.lead_id, None)
+            scored = _snapshot_decoder.decode(raw)
+            snapshot = Snapshot(scored.features, scored.scored_ms)
+            waiting = outcome_by_lead.pop(scored.lead_id, None)
             if waiting is not None:
-                learn(snapshot.features, outcome_decoder.decode(waiting))
+                learn(snapshot, outcome_decoder.decode(waiting))
                 OUTCOMES_WAITING.set(len(outcome_by_lead))
             else:
-                features_by_lead[snapshot.lead_id] = snapshot.features
+                features_by_lead[scored.lead_id] = stored(snapshot)
 
     @app.agent(topics.outcomes, name="learn_outcomes")
     async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
@@ -72,11 +85,13 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer)
             except msgspec.DecodeError as exc:
                 log.error("undecodable outcome skipped for learning: %s", exc)
                 continue
-            features = features_by_lead.pop(outcome.lead_id, None)
-            if features is None:
+            kept = features_by_lead.pop(outcome.lead_id, None)
+            if kept is not None:
+                learn(from_stored(kept), outcome)
+            elif judge(None, outcome.occurred_ms, int(time.time() * 1000)) == "unknown":
+                OUTCOMES_DROPPED.labels("unknown").inc()
+            else:
                 outcome_by_lead[outcome.lead_id] = raw.decode()
                 OUTCOMES_WAITING.set(len(outcome_by_lead))
-            else:
-                learn(features, outcome)
 
 

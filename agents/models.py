@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,10 @@ def apply(scorer: Scorer, action: str, trigger: str = "manual") -> None:
                 scorer.champion.model.version)
 
 
-def status(scorer: Scorer, checkpoints: ScorerCheckpoints) -> dict[str, Any]:
-    return {**scorer.status(), "checkpoint": checkpoints.describe()}
+def status(scorer: Scorer, checkpoints: ScorerCheckpoints, live: bool = True) -> dict[str, Any]:
+    """The scorer's status; its last hour ends now (`live`) or at its last label (a checkpoint)."""
+    now_ms = int(time.time() * 1000) if live else None
+    return {**scorer.status(now_ms=now_ms), "checkpoint": checkpoints.describe()}
 
 
 def change_offline(settings: Settings, action: str) -> dict[str, Any]:
@@ -157,7 +160,7 @@ def change_offline(settings: Settings, action: str) -> dict[str, Any]:
 def offline_status(settings: Settings) -> dict[str, Any] | None:
     checkpoints = ScorerCheckpoints.of(settings)
     restored = checkpoints.load()
-    return None if restored is None else status(restored[0], checkpoints)
+    return None if restored is None else status(restored[0], checkpoints, live=False)
 
 
 def publish_metrics(scorer: Scorer) -> None:

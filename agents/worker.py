@@ -11,7 +11,7 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents import behaviour, drift, ingest, land, learn, market, models, ready, serve
+from agents import behaviour, drift, health, ingest, land, learn, market, models, ready, serve
 from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
@@ -93,6 +93,7 @@ def build_worker(settings: Settings) -> Worker:
     learn.register(app, topics, settings, scorer)
     drift.register(app, topics, settings)
     models.register(app, settings, scorer)  # its own checkpoints, promotion rule, /models
+    health.register(app, settings, scorer, gate)  # model_metrics once a minute
     serve.register(app, topics, settings, RedisRankings.from_settings(settings),
                    BuyerIndex(load_buyers(settings.buyers_file)), recommender)
 

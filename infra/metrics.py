@@ -61,7 +61,7 @@ SCHEMA_DRIFT = Counter(
 # Champion/challenger scoring (agents/models.py publishes these on a timer).
 MODEL_ONLINE_METRIC = Gauge(
     "aiq_model_online_metric",
-    "Progressive (predict-then-learn) metric per arm over its recent labels",
+    "Progressive (predict-then-learn) metric per arm, rolling over its last 10,000 labels",
     ["arm", "metric"],
 )
 MODEL_LABELS = Gauge("aiq_model_labels", "Labels the arm's model has learned", ["arm"])
@@ -148,3 +148,11 @@ def observe_sink_batch(sink: str, rows: int, seconds: float, done_ms: int,
         histogram = STAGE_LATENCY.labels(stage)
         for ms in produced_ms:
             histogram.observe(max(done_ms - ms, 0) / 1000)
+OUTCOMES_DROPPED = Counter(
+    "aiq_outcomes_dropped_total",
+    "Outcomes never learned: their lead expired or is unknown (streams.scoring.labels)",
+    ["reason"],
+)
+MODEL_METRICS_ROWS = Counter(
+    "aiq_model_metrics_rows_total", "Per-arm metric rows written to model_metrics", ["result"]
+)

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     drift_window_events: int = 200
     drift_window_seconds: float = 300.0
 
+    # Model health: per-arm figures into ClickHouse model_metrics this often
+    model_metrics_seconds: float = 60.0
+
     @model_validator(mode="after")
     def _embedded_warehouse_in_state_dir(self) -> Settings:
         if not self.clickhouse_url:

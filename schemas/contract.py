@@ -50,3 +50,4 @@ DLQ_TABLE = "dlq"
 OUTCOMES_TABLE = "outcomes"
 ENGAGEMENT_TABLE = "engagement"
 CART_EVENTS_TABLE = "cart_events"
+MODEL_METRICS_TABLE = "model_metrics"  # per-arm online metrics, once a minute

@@ -1,7 +1,8 @@
 """The ClickHouse DDL of database `aiqleads`: one schema for every server, adapted where needed.
 
 Contract:
-- `TABLES` holds every table (`leads`, `dlq`, `outcomes`, `engagement`, `cart_events`) with its
+- `TABLES` holds every table (`leads`, `dlq`, `outcomes`, `engagement`, `cart_events`,
+  `model_metrics`) with its
   columns in insert order. Columns of record tables are derived from the msgspec Struct
   (`msgspec.inspect`), so a field added to `ScoredLead` gets a column, and a field whose type
   has no mapping fails at import instead of being dropped silently.
@@ -41,11 +42,13 @@ from schemas.contract import (
     DLQ_TABLE,
     ENGAGEMENT_TABLE,
     LEADS_TABLE,
+    MODEL_METRICS_TABLE,
     OUTCOMES_TABLE,
 )
 from schemas.dead_letter import DeadLetter
 from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
+from schemas.model_metrics import ModelMetrics
 from schemas.outcome import Outcome
 
 DATABASE = "aiqleads"
@@ -336,8 +339,21 @@ CART_EVENTS = Table(
     order_by=("lead_id", "buyer_id", "kind", "occurred_ms"),
 )
 
+MODEL_METRICS = Table(
+    MODEL_METRICS_TABLE,
+    columns=(
+        *record_columns(ModelMetrics, low_cardinality=frozenset({"worker", "arm", "spec"})),
+        INGESTED_MS,
+    ),
+    # One row per worker, arm, span and minute: a re-sent minute replaces itself.
+    order_by=("worker", "arm", "span", "recorded_at"),
+    record=ModelMetrics,
+    token_columns=("worker", "arm", "span", "recorded_at"),
+)
+
 TABLES: dict[str, Table] = {
-    table.name: table for table in (LEADS, DLQ, OUTCOMES, ENGAGEMENT, CART_EVENTS)
+    table.name: table
+    for table in (LEADS, DLQ, OUTCOMES, ENGAGEMENT, CART_EVENTS, MODEL_METRICS)
 }
 
 

@@ -28,6 +28,7 @@ from schemas.ddl import (
     DLQ,
     ENGAGEMENT,
     LEADS,
+    MODEL_METRICS,
     OUTCOMES,
     TABLES,
     ServerFeatures,
@@ -39,6 +40,7 @@ from schemas.ddl import (
 from schemas.dead_letter import DeadLetter
 from schemas.engagement import EngagementEvent
 from schemas.lead import ScoredLead
+from schemas.model_metrics import ModelMetrics
 from schemas.outcome import Outcome
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,9 @@ class Warehouse(ABC):
 
     def insert_engagement(self, events: Sequence[EngagementEvent], landed_ms: int) -> None:
         self._insert(ENGAGEMENT, events, landed_ms)
+
+    def insert_model_metrics(self, rows: Sequence[ModelMetrics], landed_ms: int) -> None:
+        self._insert(MODEL_METRICS, rows, landed_ms)
 
     @abstractmethod
     def query(self, sql: str) -> QueryResult: ...

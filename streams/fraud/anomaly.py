@@ -28,6 +28,7 @@ from collections import deque
 from river import anomaly, base
 
 from schemas.lead import Lead
+from streams.fraud.placeholders import placeholder_name
 
 Features = dict[str, float]
 
@@ -39,11 +40,14 @@ def fraud_features(
 
     The one-class SVM learns positive weights for what is usually present, so a
     lead is unusual when it lacks many ordinary traits at once (no name, no phone, a
-    long or negative lag, no consent, no location, contacts seen before).
+    long or negative lag, no consent, no location, contacts seen before). A placeholder
+    name counts as none (`streams.fraud.placeholders`).
     """
     # Cheap on purpose (~1 µs): the features cost more than the SVM's dot product.
     return {
-        "has_name": 1.0 if lead.first_name and lead.last_name else 0.0,
+        # A placeholder ("Test", "Mickey Mouse") is no name: the model sees it as missing.
+        "has_name": 1.0 if lead.first_name and lead.last_name
+        and not placeholder_name(lead.first_name, lead.last_name) else 0.0,
         "has_email": 1.0 if lead.email else 0.0,
         "has_phone": 1.0 if lead.phone else 0.0,
         "consent": 1.0 if lead.consent else 0.0,

@@ -45,6 +45,7 @@ from schemas.lead import Lead
 from streams.checkpoint import Pickled
 from streams.fraud import rules as fraud_rules
 from streams.fraud.anomaly import AnomalyScorer, fraud_features
+from streams.fraud.placeholders import placeholder_email, placeholder_name
 from streams.fraud.rules import (
     canonical_email,
     email_reason,
@@ -65,6 +66,8 @@ RULE_WEIGHTS: dict[str, float] = {
     "bot_timing": 0.9,
     "phone_region_mismatch": 0.6,
     "gibberish_name": 0.8,
+    "placeholder_name": 0.85,  # "Test", "Mickey Mouse", "A B": `streams.fraud.placeholders`
+    "placeholder_email": 0.85,  # "test@", "noemail@", a domain reserved for examples
     "email_domain_typo": 0.15,  # a real person's slip: worth telling a buyer, not a fake
 }
 ANOMALY_WEIGHT = 0.35  # at most; below the threshold, so never a quarantine on its own
@@ -242,6 +245,10 @@ class FraudScreen(Pickled):
             fired.append("phone_region_mismatch")
         if is_gibberish_name(lead.first_name, lead.last_name):
             fired.append("gibberish_name")
+        if placeholder_name(lead.first_name, lead.last_name):
+            fired.append("placeholder_name")
+        if placeholder_email(email):
+            fired.append("placeholder_email")
 
         # Velocity: one identity, phone or IP in several areas within the window. An email's
         # identity is the mailbox with the same first name and phone (or none): a couple

@@ -12,8 +12,15 @@ Contract:
   immediate labels this is exactly River's `evaluate.progressive_val_score`; with delayed
   labels each arm predicts at label time, knowing what it learned meanwhile (a little
   kinder than the score served at arrival, equally for both arms).
-- Default metrics per arm, over the last `METRICS_WINDOW` labels: `roc_auc` (exact, River's
-  `RollingROCAUC`), `log_loss`, `calibration_error` (`CalibrationError`, binned ECE).
+- Every arm carries an online calibrator (`streams.scoring.calibrate.PlattCalibrator`): the
+  served score is the calibrated probability (ranking and pricing use it as an expected
+  value); the calibrator learns the model's own prediction of each labelled snapshot.
+- Metrics per arm, all of the *served* (calibrated) probability, each predicted when its
+  label arrives: `metrics` are **rolling** over the last `METRICS_WINDOW` labels
+  (`roc_auc` exact, River's `RollingROCAUC`; `log_loss`; `calibration_error`, binned ECE;
+  `raw_calibration_error`, the same before the calibrator); `lifetime` are **cumulative**
+  since the arm was made (`BinnedROCAUC`, `LogLoss`, ECE). `METRIC_KINDS` says so wherever
+  they are shown. (`aiqleads evaluate` adds River's own cumulative metrics per arm.)
 - `promote()` swaps the arms: the challenger serves, the old champion keeps learning as
   the challenger, so `rollback()` swaps back to it with everything it learned since.
   `maybe_promote(min_labels, margin)` promotes when, after at least `min_labels` labels
@@ -32,12 +39,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from river import base, metrics, utils
+from river import metrics, stats, utils
 
 from streams.checkpoint import Pickled
 from streams.errors import AIQLeadsError
+from streams.scoring.calibrate import PlattCalibrator
 from streams.scoring.explain import Importance
 from streams.scoring.model import ConversionModel, Features
+from streams.scoring.online_metrics import BinnedROCAUC, CalibrationError, HourWindow
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -61,72 +70,6 @@ class NothingToRollBack(ScorerError):
     pass
 
 
-class CalibrationError(metrics.base.Metric):
-    """Expected calibration error over `n_bins` equal-width bins of P(True) (River has none).
-
-    Σ over bins of (share of labels in the bin) * |mean prediction - observed rate|: 0 is
-    perfect; saying 0.3 to leads that convert 7 % of the time scores about 0.23. Supports
-    `revert` (so `utils.Rolling` windows it) and works in `progressive_val_score`.
-    """
-
-    _fmt = ".4f"
-
-    def __init__(self, n_bins: int = 10) -> None:
-        if n_bins < 1:
-            raise ValueError("n_bins must be at least 1")
-        self.n_bins = n_bins
-        self._count = [0.0] * n_bins
-        self._predicted = [0.0] * n_bins
-        self._observed = [0.0] * n_bins
-
-    def _add(self, y_true: bool, y_pred: float | dict[bool, float], sign: float) -> None:
-        p = y_pred.get(True, 0.0) if isinstance(y_pred, dict) else float(y_pred)
-        i = min(max(int(p * self.n_bins), 0), self.n_bins - 1)
-        self._count[i] += sign
-        self._predicted[i] += sign * p
-        self._observed[i] += sign if y_true else 0.0
-
-    def update(self, y_true: bool, y_pred: float | dict[bool, float]) -> None:
-        self._add(y_true, y_pred, 1.0)
-
-    def revert(self, y_true: bool, y_pred: float | dict[bool, float]) -> None:
-        self._add(y_true, y_pred, -1.0)
-
-    def get(self) -> float:
-        total = sum(self._count)
-        if total < 0.5:  # reverted sums keep float dust, never a real count below one
-            return 0.0
-        # Σ n_b/N · |p_b/n_b - o_b/n_b| = Σ |p_b - o_b| / N
-        gaps = sum(abs(p - o) for n, p, o in zip(self._count, self._predicted, self._observed,
-                                                 strict=True) if n >= 0.5)
-        return gaps / total
-
-    @property
-    def mean_predicted(self) -> float:
-        total = sum(self._count)
-        return sum(self._predicted) / total if total >= 0.5 else 0.0
-
-    @property
-    def positive_rate(self) -> float:
-        total = sum(self._count)
-        return sum(self._observed) / total if total >= 0.5 else 0.0
-
-    @property
-    def bigger_is_better(self) -> bool:
-        return False
-
-    @property
-    def requires_labels(self) -> bool:
-        return False  # probabilities: progressive validation asks for predict_proba_one
-
-    @property
-    def works_with_weights(self) -> bool:
-        return False
-
-    def works_with(self, model: base.Estimator) -> bool:
-        return isinstance(model, base.Classifier)
-
-
 def default_metrics(window: int = METRICS_WINDOW) -> dict[str, metrics.base.Metric]:
     """The per-arm online metrics, all over the last `window` labels."""
     return {
@@ -134,6 +77,29 @@ def default_metrics(window: int = METRICS_WINDOW) -> dict[str, metrics.base.Metr
         "log_loss": utils.Rolling(metrics.LogLoss, window_size=window),
         "calibration_error": utils.Rolling(CalibrationError, window_size=window),
     }
+
+
+def _rolling_raw_calibration() -> Any:
+    return utils.Rolling(CalibrationError, window_size=METRICS_WINDOW)
+
+
+def lifetime_metrics() -> dict[str, metrics.base.Metric]:
+    """The per-arm cumulative metrics, fixed in size however long an arm lives."""
+    return {
+        "roc_auc": BinnedROCAUC(),
+        "log_loss": metrics.LogLoss(),
+        "calibration_error": CalibrationError(),
+    }
+
+
+#: What each family of per-arm figures is, for status documents and tables.
+METRIC_KINDS = {
+    "metrics": f"rolling: the last {METRICS_WINDOW:,} labels, calibrated score predicted "
+               "when the label arrived (exact ROC AUC)",
+    "lifetime": "cumulative: every label since the arm was made, calibrated score predicted "
+                "when the label arrived (ROC AUC binned to 0.01 log-odds)",
+    "hour": "the labels learned in the last hour of processing time, same figures",
+}
 
 
 class Scored(NamedTuple):
@@ -155,22 +121,53 @@ class Arm:
     model: ConversionModel
     metrics: dict[str, Any]
     importance: Importance = field(default_factory=lambda: Importance(IMPORTANCE_HALF_LIFE))
+    calibrator: PlattCalibrator = field(default_factory=PlattCalibrator)
+    lifetime: dict[str, Any] = field(default_factory=lifetime_metrics)
+    raw_calibration: Any = field(default_factory=_rolling_raw_calibration)
+    hour: HourWindow = field(default_factory=HourWindow)
+    label_delay: stats.Mean = field(default_factory=stats.Mean)
 
-    def observe(self, x: Features, converted: bool) -> None:
-        """Predict the labelled snapshot (metrics, importances), then learn it."""
-        p, contributions = self.model.contributions_one(x)
-        if p is not None:  # as River's progressive validation: no opinion, no metric update
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Arms checkpointed before calibration start with a fresh calibrator and lifetime.
+        self.__dict__.update(state)
+        for name, made in (("calibrator", PlattCalibrator), ("lifetime", lifetime_metrics),
+                           ("raw_calibration", _rolling_raw_calibration),
+                           ("hour", HourWindow), ("label_delay", stats.Mean)):
+            if name not in state:
+                setattr(self, name, made())
+
+    def observe(self, x: Features, converted: bool, at_ms: int | None = None,
+                delay_s: float | None = None) -> float | None:
+        """Predict the labelled snapshot (metrics, importances, calibrator), then learn it.
+
+        `at_ms` (when the label is learned) feeds the last-hour window, `delay_s` (scoring
+        to outcome) the label-delay figures. Returns the calibrated prediction (None: the
+        model had no opinion yet).
+        """
+        raw, contributions = self.model.contributions_one(x)
+        p = None
+        if raw is not None:  # as River's progressive validation: no opinion, no metric update
+            p = self.calibrator.calibrate(raw)
             for metric in self.metrics.values():
                 metric.update(converted, p)
+            for metric in self.lifetime.values():
+                metric.update(converted, p)
+            self.raw_calibration.update(converted, raw)
+            if at_ms is not None:
+                self.hour.add(at_ms, converted, p, raw, delay_s)
+            self.calibrator.learn_one(raw, converted)
+        if delay_s is not None:
+            self.label_delay.update(delay_s)
         if contributions:
             self.importance.update(contributions)
         self.model.learn_one(x, converted)
+        return p
 
     def metric(self, name: str) -> float | None:
         metric = self.metrics.get(name)
         return None if metric is None else _value(metric)
 
-    def status(self, top_features: int = 10) -> dict[str, Any]:
+    def status(self, top_features: int = 10, now_ms: int | None = None) -> dict[str, Any]:
         calibration = self.metrics.get("calibration_error")
         importance = self.importance.get()
         return {
@@ -179,7 +176,12 @@ class Arm:
             "spec": self.model.spec,
             "labels": self.model.n_learned,
             "explains": self.model.explainer is not None,
-            "metrics": {name: _value(metric) for name, metric in self.metrics.items()},
+            "metrics": {**{name: _value(metric) for name, metric in self.metrics.items()},
+                        "raw_calibration_error": _value(self.raw_calibration)},
+            "lifetime": {**{name: _value(metric) for name, metric in self.lifetime.items()},
+                         "label_delay_s": self.label_delay.get() if self.label_delay.n else None},
+            "hour": self.hour.get(now_ms),
+            "calibrator": self.calibrator.status(),
             "calibration": None if calibration is None else {
                 "mean_predicted": calibration.mean_predicted,
                 "positive_rate": calibration.positive_rate,
@@ -282,13 +284,16 @@ class Scorer(Pickled):
         serving = self.challenger if arm == CHALLENGER and self.challenger else self.champion
         model = serving.model
         score, reasons = model.explain_one(x, self.reason_codes)
-        return Scored(score, arm, model.version, reasons)
+        return Scored(serving.calibrator.calibrate(score), arm, model.version, reasons)
 
-    def learn_one(self, x: Features, converted: bool) -> None:
-        self.champion.observe(x, converted)
+    def learn_one(self, x: Features, converted: bool, *, at_ms: int | None = None,
+                  delay_s: float | None = None) -> dict[str, float | None]:
+        """Both arms judge, then learn, the labelled snapshot; each arm's calibrated p."""
+        said = {CHAMPION: self.champion.observe(x, converted, at_ms, delay_s)}
         if self.challenger is not None:
-            self.challenger.observe(x, converted)
+            said[CHALLENGER] = self.challenger.observe(x, converted, at_ms, delay_s)
         self.labels_since_change += 1
+        return said
 
     @property
     def arms(self) -> dict[str, Arm]:
@@ -348,13 +353,17 @@ class Scorer(Pickled):
 
     # --- status and persistence ---------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """A JSON-able picture: arms, versions, labels, metrics, importances, history."""
+    def status(self, now_ms: int | None = None) -> dict[str, Any]:
+        """A JSON-able picture: arms, versions, labels, metrics, importances, history.
+
+        `hour` figures are over the hour before `now_ms` (default: the last label learned).
+        """
         return {
             "challenger_share": self.challenger_share if self.challenger else 0.0,
             "reason_codes": self.reason_codes,
             "labels_since_change": self.labels_since_change,
             "can_roll_back": self.can_roll_back,
-            "arms": {name: arm.status() for name, arm in self.arms.items()},
+            "arms": {name: arm.status(now_ms=now_ms) for name, arm in self.arms.items()},
+            "metric_kinds": METRIC_KINDS,
             "history": list(self.history),
         }

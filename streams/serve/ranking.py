@@ -17,7 +17,9 @@ Contract:
 - Candidates of a lead are the buyers whose area holds its res-7 cell (`BuyerIndex`,
   a dict from cell to buyers); buyers under `MIN_FIT` are left out of the lead's
   placements. The card is the public view of a lead (`LeadCard`): no contact
-  details, no street or exact point, no message (STYLE point 4).
+  details, no street or exact point, no message (STYLE point 4); its `reasons` are buyer
+  phrases (`schemas.reasons`), while the raw reason codes stay on the scored lead for ops
+  and the warehouse.
 - `load_buyers(path)` reads buyer profiles (JSON list of `schemas.market.Buyer`);
   None means the bundled `schemas/buyers.json` (`scripts/make_buyers.py` builds it).
 """
@@ -36,6 +38,7 @@ import msgspec
 
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
+from schemas.reasons import phrases
 from streams.serve.decay import MS_PER_HOUR, decays
 from streams.serve.fit import BuyerFit, lead_terms
 from streams.serve.pricing import expected_lead_price
@@ -87,7 +90,7 @@ class LeadCard(msgspec.Struct, kw_only=True, frozen=True):
     lead_price: float  # what the lead is expected to sell for, USD
     created_ms: int
     scored_ms: int
-    reasons: list[str] = []
+    reasons: list[str] = []  # buyer phrases ("phone number given"), strongest first
 
 
 def lead_card(lead: ScoredLead) -> LeadCard:
@@ -96,7 +99,7 @@ def lead_card(lead: ScoredLead) -> LeadCard:
         property_type=lead.property_type, price=lead.price, beds=lead.beds, city=lead.city,
         state=lead.state, zip=lead.zip, h3_r7=lead.h3_r7, h3_r8=lead.h3_r8,
         listing_id=lead.listing_id, score=lead.score, lead_price=expected_lead_price(lead.price),
-        created_ms=created_ms(lead), scored_ms=lead.scored_ms, reasons=lead.reasons,
+        created_ms=created_ms(lead), scored_ms=lead.scored_ms, reasons=phrases(lead.reasons),
     )
 
 

@@ -89,3 +89,20 @@ def test_any_river_detector_fits() -> None:
         assert 0.0 <= scorer.score_one(x) <= 1.0
         scorer.learn_one(x)
     assert scorer.ready
+
+
+def test_a_placeholder_name_is_no_name_to_the_model() -> None:
+    from datetime import UTC, datetime
+
+    from schemas.lead import Lead
+    from streams.fraud.anomaly import fraud_features
+
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def named(first: str, last: str) -> float:
+        lead = Lead(lead_id="w:1", source="webform", source_lead_id="1", event_time=at,
+                    received_time=at, first_name=first, last_name=last)
+        return fraud_features(lead, 0, 0, 0, 0.0)["has_name"]
+
+    assert named("Mickey", "Rourke") == 1.0
+    assert named("Mickey", "Mouse") == named("Test", "User") == named("Jane", "") == 0.0

@@ -73,7 +73,7 @@ def test_the_serving_arm_scores_and_names_its_model() -> None:
         arm = scorer.arms[scored.arm]
         assert scored.arm == scorer.arm_for(lead_id)
         assert scored.model_version == arm.model.version
-        assert scored.score == arm.model.score_one(x)
+        assert scored.score == arm.calibrator.calibrate(arm.model.score_one(x))
         # The linear champion explains itself; naive Bayes has no reasons to give.
         assert bool(scored.reasons) is (scored.arm == CHAMPION)
 
@@ -95,13 +95,19 @@ def test_both_arms_learn_every_outcome_and_judge_it_first() -> None:
     assert challenger is not None
     assert champion.model.n_learned == challenger.model.n_learned == len(rows)
     assert champion.metric("roc_auc") > 0.85  # type: ignore[operator]
-    assert challenger.metric("roc_auc") == pytest.approx(0.5)  # one score for every lead
+    # One raw score for every lead (the calibrator only moves it between refits).
+    assert challenger.metric("roc_auc") == pytest.approx(0.5, abs=0.02)
     # The champion's importances follow its weights: a and b matter, nothing else exists.
     assert set(champion.importance.get()) == {"a", "b"}
     status = scorer.status()
     assert status["arms"][CHAMPION]["labels"] == len(rows)
-    assert set(status["arms"][CHAMPION]["metrics"]) == {"roc_auc", "log_loss",
-                                                        "calibration_error"}
+    assert set(status["arms"][CHAMPION]["metrics"]) == {
+        "roc_auc", "log_loss", "calibration_error", "raw_calibration_error"}
+    assert set(status["arms"][CHAMPION]["lifetime"]) == {"roc_auc", "log_loss",
+                                                         "calibration_error", "label_delay_s"}
+    assert set(status["metric_kinds"]) == {"metrics", "lifetime", "hour"}  # each says what it is
+    assert "rolling" in status["metric_kinds"]["metrics"]
+    assert "cumulative" in status["metric_kinds"]["lifetime"]
 
 
 def test_custom_metrics_are_fresh_per_arm() -> None:
@@ -291,11 +297,33 @@ def test_cli_model_commands_work_on_the_checkpoint_when_no_worker_runs(tmp_path:
     runner = CliRunner()
     shown = runner.invoke(main, ["model", "status"], env=env)
     assert shown.exit_code == 0, shown.output
-    champion_line = next(line for line in shown.output.splitlines() if line.startswith("champion "))
-    assert "m1-" in champion_line and " 300 " in champion_line
+    lines = shown.output.splitlines()
+    champion_line = next(line for line in lines if line.startswith("champion "))
+    assert "m1-" in champion_line
+    lifetime = next(line.split() for line in lines if line.startswith("champion    lifetime"))
+    assert lifetime[2] == "300"
+    assert any(line.startswith("champion    last hour") for line in lines)
     assert "champion importance: a " in shown.output or "champion importance: b " in shown.output
     assert runner.invoke(main, ["model", "promote"], env=env).exit_code == 0
     assert load_scorer(settings).champion.model.name == "m2"
     assert runner.invoke(main, ["model", "rollback"], env=env).exit_code == 0
     refused = runner.invoke(main, ["model", "rollback"], env=env)
     assert refused.exit_code == 1 and "no promotion to roll back" in refused.output
+
+
+def test_the_last_hour_sits_beside_the_lifetime_figures() -> None:
+    scorer = Scorer.from_specs(LR, LR)
+    hour_ms = 3_600_000
+    rows = _rows(4, 3_000)
+    for i, (x, y) in enumerate(rows):  # one label a second: 3,000 s of labels
+        said = scorer.learn_one(x, y, at_ms=i * 1_000, delay_s=60.0 + i % 2)
+        assert set(said) == {CHAMPION, CHALLENGER}
+    arm = scorer.status(now_ms=3_000 * 1_000)["arms"][CHAMPION]
+    assert arm["hour"]["labels"] == 3_000 and arm["lifetime"]["label_delay_s"] == 60.5
+    # Half an hour later only the last half hour's labels are in the hour.
+    later = scorer.status(now_ms=3_000 * 1_000 + hour_ms // 2)["arms"][CHAMPION]["hour"]
+    assert later["labels"] == 1_799  # labels after 1,200 s: 1,201 s .. 2,999 s
+    assert later["roc_auc"] > 0.85 and later["label_delay_s"] == pytest.approx(60.5, abs=1e-3)
+    # An idle hour reads as no labels, never as a stale figure.
+    idle = scorer.status(now_ms=10 * hour_ms)["arms"][CHAMPION]["hour"]
+    assert idle["labels"] == 0 and idle["roc_auc"] is None and idle["log_loss"] is None

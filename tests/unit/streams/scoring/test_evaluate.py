@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from click.testing import CliRunner
 from river import datasets, evaluate, metrics, stream
 
 from infra.cli import main
-from streams.scoring.arms import CHALLENGER, CHAMPION, Scorer, default_metrics
+from streams.scoring.arms import CHALLENGER, CHAMPION, Scorer
 from streams.scoring.evaluate import (
     Labelled,
     csv_rows,
@@ -36,22 +38,49 @@ def _river(data: object, spec: str, metric: metrics.base.Metric) -> float:
     return evaluate.progressive_val_score(data, build_pipeline(spec), metric).get()
 
 
+RIVER_METRICS = ("ROCAUC", "LogLoss", "Accuracy", "F1", "MCC")
+
+
 @pytest.mark.parametrize("spec", [LR, "StandardScaler|LogisticRegression(lr=0.1)", "GaussianNB"])
-def test_immediate_labels_give_rivers_progressive_validation_exactly(spec: str) -> None:
-    prototypes = {"roc_auc_river": metrics.ROCAUC(), "log_loss_river": metrics.LogLoss(),
-                  **default_metrics()}
-    scorer = Scorer.from_specs(spec, metrics=prototypes)
+@pytest.mark.parametrize("delay", [0, 1, 25])
+def test_cumulative_metrics_are_rivers_progressive_validation_exactly(spec: str, delay: int
+                                                                      ) -> None:
+    scorer = Scorer.from_specs(spec, LR, challenger_share=0.3)
     rows = _phishing(600)  # naive Bayes is slow in River: enough rows to tell models apart
-    *_, final = replay(scorer, scored_rows(scorer, rows), every=0)
+    *_, final = replay(scorer, scored_rows(scorer, rows), every=0, delay=delay,
+                       metrics=RIVER_METRICS)
     assert final.labels == 600
-    ours = final.arms[CHAMPION]
-    for name, prototype in prototypes.items():
-        # Exact equality: the same predictions, in the same order, into the same metric.
-        river_rows = [(x, y) for _, x, y in rows]
-        assert ours[name] == _river(river_rows, spec, prototype.clone()), name
+    river_rows = [(x, y) for _, x, y in rows]
+    for arm, arm_spec in ((CHAMPION, spec), (CHALLENGER, LR)):
+        ours = final.cumulative[arm]  # type: ignore[index]
+        for name in RIVER_METRICS:
+            # Exact equality: the same predictions, in the same order, into the same metric.
+            theirs = evaluate.progressive_val_score(
+                river_rows, build_pipeline(arm_spec), getattr(metrics, name)(),
+                delay=delay or None).get()
+            assert ours[name] == theirs, (arm, name)
+
+
+def test_the_served_score_is_calibrated_and_beats_the_raw_one_on_phishing() -> None:
+    scorer = Scorer.from_specs(LR)
+    *_, final = replay(scorer, scored_rows(scorer, _phishing()), every=0)
+    cumulative = final.cumulative[CHAMPION]  # type: ignore[index]
+    # The slow default learning rate leaves the raw probabilities shrunk toward 0.5.
+    assert cumulative["ece_raw"] > 0.1
+    assert cumulative["ece"] < 0.04
+    assert cumulative["log_loss_cal"] < cumulative["LogLoss"] - 0.05
+    assert final.arms[CHAMPION]["calibration_error"] < final.arms[CHAMPION][
+        "raw_calibration_error"]
 
 
 def _phishing_csv(path: Path) -> Path:
+    """River's own Phishing file, as it ships (the dataset reads this very CSV)."""
+    source = Path(datasets.__file__).parent / "phishing.csv.gz"
+    path.write_bytes(gzip.decompress(source.read_bytes()))
+    return path
+
+
+def _phishing_csv_with_text(path: Path) -> Path:
     rows = list(datasets.Phishing())
     names = list(rows[0][0])
     with path.open("w", newline="") as f:
@@ -63,21 +92,49 @@ def _phishing_csv(path: Path) -> Path:
     return path
 
 
-def test_csv_replay_equals_river_on_the_same_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("delay", [0, 50])
+def test_cli_replay_of_a_public_dataset_equals_rivers_own_call(tmp_path: Path, delay: int
+                                                                ) -> None:
+    """`aiqleads evaluate` on River's Phishing CSV prints what progressive_val_score says."""
     path = _phishing_csv(tmp_path / "phishing.csv")
-    scorer = Scorer.from_specs(LR, metrics={"auc": metrics.ROCAUC(), "ll": metrics.LogLoss()})
-    *_, final = replay(scorer, scored_csv(scorer, path, TARGET), every=0)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(main, [
+        "evaluate", "--csv", str(path), "--target", TARGET, "--model", LR, "--delay",
+        str(delay), "--every", "250", "--metric", "ROCAUC", "--metric", "LogLoss",
+        "--metric", "Accuracy", "--metric", "MCC", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    ours = report["arms"][CHAMPION]["cumulative"]
+    assert report["labels"] == 1250
     with path.open() as f:
-        numeric = [n for n in next(csv.reader(f)) if n not in (TARGET, "note")]
-    converters = {**dict.fromkeys(numeric, float), TARGET: lambda v: v == "true"}
+        features = next(csv.reader(f))[:-1]
+    converters = {**dict.fromkeys(features, float), TARGET: lambda v: v == "1"}
+    for name in ("ROCAUC", "LogLoss", "Accuracy", "MCC"):
+        # River's call on the same file, read the way its Phishing dataset reads it.
+        data = stream.iter_csv(str(path), target=TARGET, converters=converters)
+        theirs = evaluate.progressive_val_score(data, build_pipeline(LR), getattr(metrics, name)(),
+                                                delay=delay or None).get()
+        assert ours[name] == theirs, name
+        again = evaluate.progressive_val_score(datasets.Phishing(), build_pipeline(LR),
+                                               getattr(metrics, name)(), delay=delay or None)
+        assert ours[name] == again.get(), name
+    # The printed table names its figures: cumulative as River's, rolling as rolling.
+    lines = result.output.splitlines()
+    assert lines[0].startswith("# cumulative (as River's progressive_val_score)")
+    assert "rolling" in lines[0]
+    assert lines[1].split()[:4] == ["labels", "champ:auc", "champ:logl", "champ:acc"]
+    assert "champ:r_auc" in lines[1].split()
+    assert float(lines[2 + 4].split()[1]) == pytest.approx(ours["ROCAUC"], abs=5e-5)
 
-    def river_rows() -> object:
-        for x, y in stream.iter_csv(str(path), target=TARGET, converters=converters):
-            yield {k: v for k, v in x.items() if k != "note"}, y
 
+def test_csv_replay_leaves_text_columns_out(tmp_path: Path) -> None:
+    path = _phishing_csv_with_text(tmp_path / "phishing.csv")
+    scorer = Scorer.from_specs(LR)
+    *_, final = replay(scorer, scored_csv(scorer, path, TARGET), every=0)
+    river = evaluate.progressive_val_score(datasets.Phishing(), build_pipeline(LR),
+                                           metrics.ROCAUC())
     assert final.labels == 1250
-    assert final.arms[CHAMPION]["auc"] == _river(river_rows(), LR, metrics.ROCAUC())
-    assert final.arms[CHAMPION]["ll"] == _river(river_rows(), LR, metrics.LogLoss())
+    assert final.cumulative[CHAMPION]["ROCAUC"] == river.get()  # type: ignore[index]
 
 
 class _Recorder(Scorer):
@@ -106,8 +163,9 @@ def test_labels_arrive_delay_leads_late_and_all_are_learned(delay: int) -> None:
     assert sorted(learned_at) == sorted(scored_at) == [float(i) for i in range(10)]
     for i in range(10):
         assert learned_at[i] > scored_at[i]
-        if i + delay + 1 < 10:  # learned right after lead i + delay arrived, not before
-            assert scored_at[i + delay] < learned_at[i] < scored_at[i + delay + 1]
+        k = max(delay, 1)  # River's simulate_qa: revealed just before lead i + delay arrives
+        if i + k < 10:
+            assert scored_at[i + k - 1] < learned_at[i] < scored_at[i + k]
     assert [p.labels for p in progress] == [4, 8, 10]
 
 
@@ -118,7 +176,7 @@ def test_a_challenger_is_reported_side_by_side() -> None:
     assert set(final.arms) == {CHAMPION, CHALLENGER} and final.labels == 400
     assert final.arms[CHAMPION]["roc_auc"] != final.arms[CHALLENGER]["roc_auc"]
     lines = render(final, header=True).splitlines()
-    assert "champ:auc" in lines[0] and "chall:auc" in lines[0] and lines[1].split()[0] == "400"
+    assert "champ:auc" in lines[1] and "chall:auc" in lines[1] and lines[2].split()[0] == "400"
 
 
 def test_generated_traffic_runs_through_ingest_with_the_oracle_alongside() -> None:
@@ -166,10 +224,31 @@ def test_cli_evaluates_a_csv_with_delay(tmp_path: Path) -> None:
                                        "--delay", "50", "--every", "500", "--model", LR])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:2] == ["labels", "champ:auc"]
-    assert [line.split()[0] for line in lines[1:4]] == ["500", "1000", "1250"]
-    assert float(lines[3].split()[1]) > 0.9  # phishing is easy
+    assert lines[1].split()[:2] == ["labels", "champ:auc"]
+    assert [line.split()[0] for line in lines[2:5]] == ["500", "1000", "1250"]
+    assert float(lines[4].split()[1]) > 0.9  # phishing is easy
     assert lines[-1].startswith("champion importance")
+
+
+def test_cli_plots_and_runs_the_hindsight_baseline(tmp_path: Path) -> None:
+    path = _phishing_csv(tmp_path / "phishing.csv")
+    png, out = tmp_path / "plots" / "eval.png", tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["evaluate", "--csv", str(path), "--target", TARGET,
+                                       "--model", LR, "--baseline", "--last", "300",
+                                       "--plot", str(png), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    report = json.loads(out.read_text())
+    assert report["baseline"]["trained_on"] == 950 and report["baseline"]["tested_on"] == 300
+    assert 0.9 < report["baseline"]["auc"] <= 1.0
+    assert "baseline" in result.output and "HistGradientBoostingClassifier" in result.output
+
+
+def test_cli_refuses_an_unknown_metric(tmp_path: Path) -> None:
+    path = _phishing_csv(tmp_path / "phishing.csv")
+    bad = CliRunner().invoke(main, ["evaluate", "--csv", str(path), "--target", TARGET,
+                                    "--metric", "Nope"])
+    assert bad.exit_code == 2 and "unknown River metric" in bad.output
 
 
 def test_cli_refuses_a_csv_without_target_and_bad_specs(tmp_path: Path) -> None:
@@ -178,3 +257,16 @@ def test_cli_refuses_a_csv_without_target_and_bad_specs(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["evaluate", "--csv", str(path), "--target", TARGET,
                                     "--model", "Nope"])
     assert bad.exit_code == 2 and "unknown model step" in bad.output
+
+
+def test_cli_generated_runs_with_a_fixed_start_repeat_exactly(tmp_path: Path) -> None:
+    reports = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.json"
+        result = CliRunner().invoke(main, ["evaluate", "--count", "400", "--delay", "20",
+                                           "--every", "200", "--start", "2026-05-04",
+                                           "--last", "200", "--json", str(out)])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(out.read_text()))
+    assert reports[0] == reports[1]
+    assert reports[0]["last"]["auc"]["oracle"] is not None

@@ -192,3 +192,12 @@ def test_a_buyers_file_overrides_the_bundled_one(tmp_path: Path) -> None:
     path = tmp_path / "buyers.json"
     path.write_bytes(msgspec.json.encode([buyer("buyer-0042")]))
     assert [b.buyer_id for b in load_buyers(path)] == ["buyer-0042"]
+
+
+def test_the_card_gives_buyer_phrases_and_the_lead_keeps_its_codes() -> None:
+    scored = lead(reasons=["hour_sin+", "hour_cos+", "has_phone-", "message_words+"])
+    card = lead_card(scored)
+    assert card.reasons == ["asked at a time of day when leads convert well",
+                            "no phone number", "wrote a detailed message"]
+    assert scored.reasons == ["hour_sin+", "hour_cos+", "has_phone-", "message_words+"]
+    assert "hour_sin" not in msgspec.json.encode(card).decode()

@@ -1,0 +1,61 @@
+"""Joining an outcome to the lead it is about: learn from the snapshot taken at scoring time.
+
+Contract:
+- A `Snapshot` is what the learn agent keeps of a scored lead: the features exactly as the
+  model saw them when it scored the lead (never recomputed: behaviour, density and market
+  features move on), and when it was scored. `stored`/`from_stored` give the JSON value the
+  agent's table keeps; a plain dict of floats (the form before `scored_ms` was kept) still
+  reads, with an unknown scoring time.
+- `judge(snapshot, occurred_ms, now_ms)` says what to do with an outcome:
+  ``learn`` (its lead's snapshot is known and fresh enough); ``expired`` (the outcome came
+  more than `MAX_LABEL_AGE_MS` after scoring: the lead is no longer the one the model
+  scored, and a label that late teaches the model about another world); ``unknown`` (no
+  snapshot, and the outcome happened more than `UNKNOWN_AFTER_MS` ago: a lead that was
+  never scored here, or one already learned and forgotten, as when a restart replays
+  outcomes); ``wait`` (no snapshot yet, but the outcome is fresh: its lead may still be on
+  its way through `leads.scored`). Expired and unknown outcomes are counted, never learned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+
+Verdict = Literal["learn", "expired", "unknown", "wait"]
+
+MAX_LABEL_AGE_MS = 30 * 24 * 3_600_000  # a month after scoring
+UNKNOWN_AFTER_MS = 3_600_000  # an hour of waiting for the snapshot of a fresh outcome
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    features: dict[str, float]
+    scored_ms: int = 0  # 0: not known (kept before scoring times were)
+
+
+def stored(snapshot: Snapshot) -> dict[str, Any]:
+    return {"features": snapshot.features, "scored_ms": snapshot.scored_ms}
+
+
+def from_stored(value: Mapping[str, Any]) -> Snapshot:
+    features = value.get("features")
+    if isinstance(features, dict):
+        return Snapshot(features, int(value.get("scored_ms") or 0))
+    return Snapshot(dict(value))  # a bare feature dict, as kept before
+
+
+def judge(snapshot: Snapshot | None, occurred_ms: int, now_ms: int) -> Verdict:
+    """What to do with an outcome that `occurred_ms`, given its lead's snapshot (or None)."""
+    if snapshot is None:
+        return "unknown" if now_ms - occurred_ms > UNKNOWN_AFTER_MS else "wait"
+    if snapshot.scored_ms and occurred_ms - snapshot.scored_ms > MAX_LABEL_AGE_MS:
+        return "expired"
+    return "learn"
+
+
+def delay_s(snapshot: Snapshot, occurred_ms: int) -> float | None:
+    """Seconds from scoring to the outcome (None when the scoring time is not known)."""
+    if not snapshot.scored_ms:
+        return None
+    return max(occurred_ms - snapshot.scored_ms, 0) / 1000.0
