@@ -1,0 +1,78 @@
+"""Every error the API answers is JSON with a code and a sentence: ``{"code", "detail"}``.
+
+Routes raise `ApiError(status, code, detail)`; the handlers here turn FastAPI's own
+errors (validation, unknown routes, wrong methods) and an unreachable Redis into the
+same shape, so a client never parses two kinds of error, and never sees a 500 for a
+request it could have got right.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large",
+          415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited",
+          503: "unavailable"}
+REDIS_RETRY_AFTER_S = 2
+
+
+class ErrorPublic(BaseModel):
+    """Why a request was refused: a stable code and a sentence for people."""
+
+    code: str
+    detail: str
+
+
+class ApiError(StarletteHTTPException):
+    def __init__(self, status_code: int, code: str, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.code = code
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these statuses, all with `ErrorPublic`."""
+    return {code: {"model": ErrorPublic, "description": _CODES.get(code, "error")}
+            for code in codes}
+
+
+def _body(code: str, detail: str) -> dict[str, str]:
+    return {"code": code, "detail": detail}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and not isinstance(exc, ApiError):
+            detail = f"No route {request.url.path}; see /docs."
+        return JSONResponse(_body(code, detail), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors()[:5]:
+            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        return JSONResponse(_body("invalid_request", "; ".join(problems) or "invalid request"),
+                            status_code=422)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("Redis unavailable for %s: %s", request.url.path, exc)
+        return JSONResponse(
+            _body("unavailable", "The marketplace store (Redis) is unavailable; retry shortly."),
+            status_code=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
