@@ -18,6 +18,8 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from streams.errors import AIQLeadsError
+
 log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -34,7 +36,7 @@ class ErrorPublic(BaseModel):
     detail: str
 
 
-class ApiError(StarletteHTTPException):
+class ApiError(AIQLeadsError, StarletteHTTPException):
     def __init__(self, status_code: int, code: str, detail: str,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=headers)

@@ -15,14 +15,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, Security, status
+from fastapi import APIRouter, Header, Path, Request, Security, status
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, SecretStr
 from starlette.requests import ClientDisconnect
 
-from api.errors import ApiError
 from api.deps import PartnersDep, ProducerDep, SettingsDep
+from api.errors import ApiError
 from infra.kafka.producer import ProduceFailed
 from infra.metrics import INGEST_HTTP
 from schemas.contract import (
