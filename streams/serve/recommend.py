@@ -34,6 +34,7 @@ import h3.api.basic_int as h3
 import msgspec
 
 from schemas.market import Buyer
+from streams.errors import AIQLeadsError
 from streams.serve.decay import decayed
 from streams.serve.fit import BuyerFit, LeadTerms, distance_km
 from streams.serve.pricing import home_value
@@ -45,7 +46,7 @@ _R7_EDGE_KM = h3.average_hexagon_edge_length(7, unit="km")
 _R8_EDGE_KM = h3.average_hexagon_edge_length(8, unit="km")
 
 
-class QueryError(ValueError):
+class QueryError(AIQLeadsError, ValueError):
     """A query that cannot be answered as asked (bad cell, radius out of range)."""
 
 
