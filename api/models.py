@@ -31,6 +31,7 @@ class LeadPublic(BaseModel):
     lead_price: float = Field(description="What the lead sells for, USD.")
     age_seconds: float
     created_ms: int
+    scored_ms: int = Field(description="When the lead entered the market (epoch ms).")
 
     @classmethod
     def of(cls, card: LeadCard, score_now: float, now_ms: int) -> LeadPublic:
@@ -40,7 +41,7 @@ class LeadPublic(BaseModel):
                    listing_id=card.listing_id, score=round(score_now, 6),
                    reasons=list(card.reasons), lead_price=card.lead_price,
                    age_seconds=max(0.0, (now_ms - card.created_ms) / 1000),
-                   created_ms=card.created_ms)
+                   created_ms=card.created_ms, scored_ms=card.scored_ms)
 
 
 class FitPublic(BaseModel):

@@ -57,7 +57,8 @@ def market_settings(tmp_path: Path, **overrides: object) -> Settings:
         "state_dir": tmp_path / "state", "topic_prefix": f"m{uuid.uuid4().hex[:10]}.",
         "buyers_file": buyers_file, "redis_url": REDIS_URL, "priority_window_seconds": 60.0,
         "rate_limit_standard": "1000/second", "rate_limit_premium": "1000/second",
-        "rate_limit_publishable": "1000/second", "api_port": free_port()}
+        "rate_limit_publishable": "1000/second", "api_port": free_port(),
+        "feed_heartbeat_seconds": 2.0}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
