@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from streams.errors import AIQLeadsError
 
@@ -45,7 +47,10 @@ class ApiError(AIQLeadsError, StarletteHTTPException):
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for these statuses, all with `ErrorPublic`."""
-    return {code: {"model": ErrorPublic, "description": _CODES.get(code, "error")}
+    # The content is spelled out: a route answering HTML or a stream still refuses in JSON.
+    return {code: {"model": ErrorPublic, "description": _CODES.get(code, "error"),
+                   "content": {"application/json": {
+                       "schema": {"$ref": "#/components/schemas/ErrorPublic"}}}}
             for code in codes}
 
 
@@ -53,15 +58,52 @@ def _body(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
+def document_validation_errors(app: FastAPI) -> None:
+    """OpenAPI: every 422 is an `ErrorPublic`, as `invalid` below answers it (not FastAPI's
+    default `HTTPValidationError`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorPublic", ErrorPublic.model_json_schema())
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None and "HTTPValidationError" in str(response):
+                    response["content"] = {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ErrorPublic"}}}
+        if "ValidationError" not in str(schema.get("paths")):
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    document_validation_errors(app)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and not isinstance(exc, ApiError):
             detail = f"No route {request.url.path}; see /docs."
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route that matched the path only.
+            allowed = sorted({m for route in app.routes
+                              if isinstance(route, APIRoute)
+                              and route.matches(request.scope)[0] != Match.NONE
+                              for m in route.methods})
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
         return JSONResponse(_body(code, detail), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,7 +16,7 @@ Admin = Annotated[Caller, Depends(require("admin"))]
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated,
-             responses=error_responses(401, 403, 404, 422, 429, 503))
+             responses=error_responses(400, 401, 403, 404, 422, 429, 503))
 async def create_key(request: Request, body: NewApiKey, _: Admin) -> ApiKeyCreated:
     """A new key for a buyer (or an admin key, with no buyer and scope `admin`)."""
     if body.buyer_id and body.buyer_id not in request.app.state.buyers:
