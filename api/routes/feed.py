@@ -168,7 +168,9 @@ async def feed(
             hub.unregister(sub)
             await slot.release()
 
-    return EventSourceResponse(events(), ping=settings.feed_heartbeat_seconds,
+    # LF line ends: a CR/LF pair split across two network reads makes some clients (httpx)
+    # see an empty line, i.e. an empty event, in the middle of a real one.
+    return EventSourceResponse(events(), ping=settings.feed_heartbeat_seconds, sep="\n",
                                headers={"Cache-Control": "no-store", **cors})
 
 

@@ -93,12 +93,14 @@ def scored(i: int, *, near: tuple[float, float] = AUSTIN, spread_km: float = 8.0
     return ScoredLead(**values)  # type: ignore[arg-type]
 
 
-async def place(settings: Settings, leads: Sequence[ScoredLead]) -> None:
-    """Into Redis exactly as the serve agent writes them."""
+async def place(settings: Settings, leads: Sequence[ScoredLead],
+                among: Sequence[Buyer] | None = None) -> None:
+    """Into Redis exactly as the serve agent writes them (candidates: `among`, default the
+    test buyers)."""
     rankings = RedisRankings.from_settings(settings)
     await rankings.start()
     try:
-        index = BuyerIndex(buyers())
+        index = BuyerIndex(buyers() if among is None else among)
         await rankings.apply([serve_op(lead, index, None, settings.score_half_life_hours)
                               for lead in leads])
     finally:
