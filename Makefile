@@ -59,7 +59,8 @@ test: deps
 
 # Benchmarks live in tests/bench/bench_*.py, outside pytest's default test discovery.
 bench: deps
-	$(TEST_ENV) $(STACK) $(PYTEST) tests/bench -m bench -p no:cacheprovider \
+	@bash scripts/bench-tools.sh
+	PATH="$(CURDIR)/.aiqleads/tools/bin:$$PATH" $(TEST_ENV) $(STACK) $(PYTEST) tests/bench -m bench -p no:cacheprovider \
 		-o 'python_files=bench_*.py test_*.py' $(BENCH_ARGS)
 
 lint: deps

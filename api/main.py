@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,15 +12,32 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 
+from api import errors
+from api.feed import FeedHub
 from api.ops_state import OpsState
-from api.routes import health, ingest, ops
+from api.reco import Recommendations
+from api.routes import admin, feed, health, ingest, ops, recommendations
 from infra.kafka.producer import LeadProducer, ProduceFailed
+from infra.keystore import KeyStore
+from infra.market_view import MarketView
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from infra.ratelimit import RateLimits
+from infra.redis_store import KeyLayout
 from infra.settings import Settings
 from streams.parse.partner_mappings import load_partners
 from streams.parse.registry import warm
+from streams.serve.ranking import load_buyers
 
 log = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+Real-time real-estate leads for buyers (agents and brokers) and their websites.
+
+Buyers authenticate with a secret key (`Authorization: Bearer sk_…` or `X-API-Key`),
+websites with a publishable feed key (`pk_…`, as `?key=`). Every error is JSON:
+`{"code": "...", "detail": "a sentence"}`. No response shows a lead's contact details
+before it is bought.
+"""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -29,6 +47,19 @@ def create_app(settings: Settings) -> FastAPI:
         # The worker's partner feeds: an HTTP partner row is checked as the worker will.
         app.state.partners = load_partners(settings.partners_file)
         app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+        app.state.buyers = {b.buyer_id: b for b in load_buyers(settings.buyers_file)}
+        app.state.keys = KeyStore(app.state.redis, prefix=settings.topic_prefix)
+        app.state.rate_limits = RateLimits(settings.redis_url, prefix=settings.topic_prefix)
+        view = MarketView(app.state.redis, KeyLayout(settings.topic_prefix),
+                          settings.score_half_life_hours)
+        app.state.market_view = view
+        app.state.recommendations = Recommendations(
+            view, ttl_s=settings.reco_cache_seconds,
+            half_life_hours=settings.score_half_life_hours,
+            window_ms=int(settings.priority_window_seconds * 1000),
+            max_radius_km=settings.reco_max_radius_km)
+        app.state.feed_hub = FeedHub(view)
+        feed_task = asyncio.create_task(app.state.feed_hub.run(), name="feed-hub")
         app.state.producer = LeadProducer(settings.kafka_bootstrap)
         try:
             # The API starts while Kafka is down (/readyz says so); ingest connects on demand.
@@ -42,13 +73,21 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.ops.stop()
+            feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed_task
             await app.state.producer.stop()
             await app.state.redis.aclose()
 
-    app = FastAPI(title="AIQLeads Stream", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="AIQLeads Stream", version="0.1.0", lifespan=lifespan,
+                  description=_DESCRIPTION)
+    errors.install(app)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(ops.router)
+    app.include_router(recommendations.router)
+    app.include_router(feed.router)
+    app.include_router(admin.router)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -156,3 +156,19 @@ OUTCOMES_DROPPED = Counter(
 MODEL_METRICS_ROWS = Counter(
     "aiq_model_metrics_rows_total", "Per-arm metric rows written to model_metrics", ["result"]
 )
+# Marketplace API (read side)
+RECO_CACHE = Counter(
+    "aiq_reco_cache_requests_total",
+    "Recommendation reads by response cache result (hit: served from the cached ranking)",
+    ["result"],
+)
+FEED_CLIENTS = Gauge("aiq_feed_clients", "Live feed (SSE) connections open in this process")
+FEED_EVENTS = Counter(
+    "aiq_feed_events_total", "Live feed events sent to clients", ["kind"]
+)
+FEED_DELIVERY_SECONDS = Histogram(
+    "aiq_feed_delivery_seconds",
+    "Lead scored → its feed event written to a client (premium subscribers)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 5, 10),
+)
+RATE_LIMITED = Counter("aiq_rate_limited_total", "Requests refused over a key's rate limit")

@@ -13,7 +13,15 @@ standard hex form, e.g. ``872a1072bffffff``):
   for that buyer. Each is trimmed to ``ranking_size`` on every write and expires
   ``card_ttl`` after its last write (a quiet cell empties itself).
 - ``feed:cell:{r7}`` — a Redis Stream of newly ranked leads in the cell (fields
-  ``lead_id`` and ``card``), ``MAXLEN ~ feed_maxlen``, for the live feed.
+  ``lead_id`` and ``card``), ``MAXLEN ~ feed_maxlen``.
+- ``feed:all`` — one Redis Stream of every feed event, ``MAXLEN ~ feed_stream_maxlen``: a
+  newly ranked lead (``kind=lead``, ``lead_id``, ``cell`` (the r7 cell in decimal),
+  ``card``) and a lead leaving the market (``kind=removed``, ``lead_id``, ``cell``,
+  ``reason``: sold, held, withdrawn…; ``by``: the holder, for a hold).
+  The API's live feed follows it; a stream id is the SSE event id, so a client resumes
+  with ``Last-Event-ID``.
+- ``hold:{lead_id}`` — the current hold (value ``{buyer_id}|{token}|{expires_ms}``), with
+  the hold's TTL; written by the marketplace API. Held leads are not offered to others.
 - ``seg:{lead_id}`` — the lead's recommender segment, read when buyers interact with it
   (internal, never served); ``placed:{lead_id}`` — SET of the ranking keys holding the
   lead, so it can be taken out of all of them; ``gone:{lead_id}`` — a tombstone for a
@@ -50,9 +58,9 @@ from streams.serve.ranking import LeadCard, Placement, Removal, value_at
 log = logging.getLogger(__name__)
 
 _PLACE = """
--- KEYS: gone, card, seg, placed, cell rank, feed, buyer ranks...
+-- KEYS: gone, card, seg, placed, cell rank, feed, all feed, buyer ranks...
 -- ARGV: lead_id, card json, segment, lead ttl s, ranking size, feed maxlen, ranking ttl s,
---       cell key, buyer keys...
+--       cell key, all-feed maxlen, cell hex, buyer keys...
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local id, ttl, size, keep = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 local before = redis.call('SMEMBERS', KEYS[4])
@@ -67,20 +75,33 @@ local function rank(key, score)
   redis.call('SADD', KEYS[4], key)
 end
 rank(KEYS[5], ARGV[8])
-for i = 7, #KEYS do rank(KEYS[i], ARGV[i + 2]) end
+for i = 8, #KEYS do rank(KEYS[i], ARGV[i + 3]) end
 redis.call('EXPIRE', KEYS[4], ttl)
 if #before == 0 then
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*', 'lead_id', id, 'card', ARGV[2])
   redis.call('EXPIRE', KEYS[6], keep)
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'lead', 'lead_id', id,
+             'cell', ARGV[10], 'card', ARGV[2])
 end
 return 1
 """
 
 _REMOVE = """
--- KEYS: gone, card, placed;  ARGV: lead_id, tombstone reason ('' = none), ttl s
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do redis.call('ZREM', key, ARGV[1]) end
-redis.call('DEL', KEYS[2], KEYS[3])
+-- KEYS: gone, card, placed, all feed;  ARGV: lead_id, tombstone reason ('' = none), ttl s,
+-- all-feed maxlen
+local placed = redis.call('SMEMBERS', KEYS[3])
+for _, key in ipairs(placed) do redis.call('ZREM', key, ARGV[1]) end
+local card = redis.call('GET', KEYS[2])
+local had_card = redis.call('DEL', KEYS[2])
+-- The digits as written: a 64-bit cell would lose precision as a Lua number.
+local cell = card and string.match(card, '"h3_r7":(%d+)') or '0'
+redis.call('DEL', KEYS[3])
 if ARGV[2] ~= '' then redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3])) end
+if had_card == 1 or #placed > 0 then
+  local reason = ARGV[2] ~= '' and ARGV[2] or 'withdrawn'
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'removed',
+             'lead_id', ARGV[1], 'cell', cell, 'reason', reason)
+end
 return 1
 """
 
@@ -123,6 +144,12 @@ class KeyLayout:
     def feed(self, h3_r7: int) -> str:
         return f"{self.prefix}feed:cell:{h3_r7:x}"
 
+    def all_feed(self) -> str:
+        return f"{self.prefix}feed:all"
+
+    def hold(self, lead_id: str) -> str:
+        return f"{self.prefix}hold:{lead_id}"
+
 
 class RedisRankings:
     """The serve agent's writer and the API's reader of lead rankings."""
@@ -130,12 +157,14 @@ class RedisRankings:
     def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str = "",
                  card_ttl_hours: float = 72.0, ranking_size: int = 200,
                  feed_maxlen: int = 1000, half_life_hours: float = 48.0,
-                 batch_size: int = 500, client: aioredis.Redis | None = None) -> None:
+                 batch_size: int = 500, feed_stream_maxlen: int = 100_000,
+                 client: aioredis.Redis | None = None) -> None:
         self.url = url
         self.keys = KeyLayout(prefix)
         self.card_ttl_s = max(1, int(card_ttl_hours * 3600))
         self.ranking_size = ranking_size
         self.feed_maxlen = feed_maxlen
+        self.feed_stream_maxlen = feed_stream_maxlen
         self.half_life_hours = half_life_hours
         self.batch_size = batch_size
         self._client = client
@@ -151,7 +180,8 @@ class RedisRankings:
                    prefix=settings.topic_prefix if prefix is None else prefix,
                    card_ttl_hours=settings.lead_card_ttl_hours,
                    ranking_size=settings.ranking_size,
-                   half_life_hours=settings.score_half_life_hours, client=client)
+                   half_life_hours=settings.score_half_life_hours,
+                   feed_stream_maxlen=settings.feed_stream_maxlen, client=client)
 
     @property
     def client(self) -> aioredis.Redis:
@@ -207,10 +237,11 @@ class RedisRankings:
             return  # older than a card lives: nothing to rank
         k = self.keys
         keys = [k.gone(p.lead_id), k.card(p.lead_id), k.segment(p.lead_id), k.placed(p.lead_id),
-                k.cell_rank(p.h3_r7), k.feed(p.h3_r7)]
+                k.cell_rank(p.h3_r7), k.feed(p.h3_r7), k.all_feed()]
         args: list[str | bytes | float | int] = [
             p.lead_id, _encode(p.card), p.segment, ttl_s, self.ranking_size,
-            self.feed_maxlen, self.card_ttl_s, p.cell_key]
+            self.feed_maxlen, self.card_ttl_s, p.cell_key, self.feed_stream_maxlen,
+            str(p.h3_r7)]
         for buyer_id, key in p.buyer_keys:
             keys.append(k.buyer_rank(buyer_id))
             args.append(key)
@@ -218,8 +249,9 @@ class RedisRankings:
 
     def _remove(self, pipe: aioredis.client.Pipeline, r: Removal) -> None:
         k = self.keys
-        pipe.evalsha(self._remove_sha, 3, k.gone(r.lead_id), k.card(r.lead_id),
-                     k.placed(r.lead_id), r.lead_id, r.tombstone, self.card_ttl_s)
+        pipe.evalsha(self._remove_sha, 4, k.gone(r.lead_id), k.card(r.lead_id),
+                     k.placed(r.lead_id), k.all_feed(), r.lead_id, r.tombstone, self.card_ttl_s,
+                     self.feed_stream_maxlen)
 
     # Reads
 

@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     ranking_size: int = 200  # leads kept per cell and per buyer ranking
     lead_card_ttl_hours: float = 72.0
 
+    # Marketplace API (read side): recommendations, the live feed, keys and rate limits
+    priority_window_seconds: float = 60.0  # standard buyers see a new lead this much later
+    rate_limit_standard: str = "20/second"  # per API key, `limits` notation (N/second|minute)
+    rate_limit_premium: str = "50/second"
+    rate_limit_publishable: str = "5/second"  # feed keys: a website's visitors connect
+    reco_cache_seconds: float = 2.0  # a computed page is reused this long (then recomputed)
+    reco_max_radius_km: float = 50.0
+    feed_max_connections_per_key: int = 20
+    feed_heartbeat_seconds: float = 15.0
+    feed_stream_maxlen: int = 100_000  # the global feed stream: how far back a resume reaches
+
     # Schema drift: profile 1 in N raw events a topic; compare windows of sampled events
     drift_sample_every: int = 10
     drift_window_events: int = 200

@@ -23,8 +23,23 @@ class CompetitorOffice(msgspec.Struct, kw_only=True, frozen=True):
     updated_ms: int = 0
 
 
+Tier = Literal["standard", "premium"]
+
+
+class BuyerLimits(msgspec.Struct, kw_only=True, frozen=True):
+    """What one buyer may do: 0 means the deployment's default (`Settings`) applies."""
+
+    concurrent_holds: int = 0
+    leads_per_day: int = 0
+    daily_spend_usd: float = 0.0
+
+
 class Buyer(msgspec.Struct, kw_only=True, frozen=True):
-    """An agent or broker who buys leads, and what they are looking for."""
+    """An agent or broker who buys leads, and what they are looking for.
+
+    `tier`: premium buyers see a new lead at once; standard buyers after the priority
+    window (`AIQ_PRIORITY_WINDOW_SECONDS`), in the feed and in recommendations alike.
+    """
 
     buyer_id: str
     brokerage_id: str
@@ -38,6 +53,8 @@ class Buyer(msgspec.Struct, kw_only=True, frozen=True):
     property_types: list[str] = []  # empty = any
     intents: list[str] = msgspec.field(default_factory=lambda: ["buy", "sell"])
     budget_per_lead: float = 0.0  # the most they pay for one lead, USD; 0 = no limit
+    tier: Tier = "standard"
+    limits: BuyerLimits = msgspec.field(default_factory=BuyerLimits)
 
 
 InteractionKind = Literal["view", "save", "hold", "release", "purchase", "return"]

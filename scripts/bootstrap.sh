@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
 STRIPE_MOCK_VERSION=${STRIPE_MOCK_VERSION:-v0.203.0}
-APT_PACKAGES=(redis-server clickhouse-server kcat prometheus chromium fonts-liberation)  # chromium: the /ops page test
+APT_PACKAGES=(redis-server clickhouse-server kcat prometheus chromium fonts-liberation)  # chromium: browser tests
 
 log() { printf '[deps] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -124,6 +124,7 @@ def build_buyers(seed: int = SEED, count: int = COUNT) -> list[Buyer]:
             property_types=list(_TYPES(rng)),
             intents=list(_INTENTS(rng)),
             budget_per_lead=budget,
+            tier="premium" if number % 5 == 1 else "standard",  # one in five pays for priority
         ))
     return buyers
 

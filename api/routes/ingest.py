@@ -15,13 +15,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, Security, status
+from fastapi import APIRouter, Header, Path, Request, Security, status
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, SecretStr
 from starlette.requests import ClientDisconnect
 
 from api.deps import PartnersDep, ProducerDep, SettingsDep
+from api.errors import ApiError
 from infra.kafka.producer import ProduceFailed
 from infra.metrics import INGEST_HTTP
 from schemas.contract import (
@@ -78,8 +79,9 @@ class IngestAccepted(BaseModel):
 
 
 class IngestError(BaseModel):
-    """Why the request was refused, as a sentence."""
+    """Why the request was refused: a code and a sentence."""
 
+    code: str
     detail: str
 
 
@@ -136,9 +138,9 @@ once downstream; the response carries that `lead_id`.
 
 def _refuse(
     source: str, outcome: str, code: int, detail: str, headers: dict[str, str] | None = None
-) -> HTTPException:
+) -> ApiError:
     INGEST_HTTP.labels(source, outcome).inc()
-    return HTTPException(status_code=code, detail=detail, headers=headers)
+    return ApiError(code, outcome, detail, headers=headers)
 
 
 @router.post(

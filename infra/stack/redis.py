@@ -79,7 +79,10 @@ class RedisService(ManagedService):
             "--daemonize", "no",
             "--logfile", "",
             "--save", "",
-            "--appendonly", "no",
+            # Keys, holds and sales live here: every write is in the append-only file before
+            # Redis answers it (`always`), so a restart forgets nothing it acknowledged.
+            "--appendonly", "yes",
+            "--appendfsync", "always",
         ]  # fmt: skip
         if self.password:
             argv += ["--requirepass", self.password]

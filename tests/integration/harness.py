@@ -36,6 +36,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "AIQ_TOPIC_PREFIX": settings.topic_prefix,
         "AIQ_WORKER_WEB_PORT": str(settings.worker_web_port),
         "AIQ_LAND_BATCH_SECONDS": str(settings.land_batch_seconds),
+        "AIQ_PRIORITY_WINDOW_SECONDS": str(settings.priority_window_seconds),
+        **({"AIQ_BUYERS_FILE": str(settings.buyers_file)} if settings.buyers_file else {}),
     }
 
 

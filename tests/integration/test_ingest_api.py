@@ -240,6 +240,7 @@ async def test_unknown_source_is_404_and_lists_the_known_ones(
     response = await _post(offline_client, "myspace", portal_body())
     assert response.status_code == 404
     assert response.json() == {
+        "code": "not_found",
         "detail": "Unknown source 'myspace'; "
         "known sources: portal, facebook, webform, partner, crm."
     }
@@ -248,7 +249,8 @@ async def test_unknown_source_is_404_and_lists_the_known_ones(
 async def test_missing_key_is_401(offline_client: httpx.AsyncClient) -> None:
     response = await _post(offline_client, "portal", portal_body(), key=None)
     assert response.status_code == 401
-    assert response.json() == {"detail": "Missing X-API-Key header: portal needs its key."}
+    assert response.json() == {"code": "no_key",
+                               "detail": "Missing X-API-Key header: portal needs its key."}
     assert response.headers["www-authenticate"].startswith("APIKey")
 
 
@@ -256,26 +258,29 @@ async def test_wrong_key_is_403(offline_client: httpx.AsyncClient) -> None:
     for wrong in ("key-facebook", "key-portal ", "kéy".encode(), b"key-portal\xff"):
         response = await _post(offline_client, "portal", portal_body(), key=wrong)
         assert response.status_code == 403
-        assert response.json() == {"detail": "The X-API-Key is not valid for portal."}
+        assert response.json() == {"code": "bad_key",
+                                   "detail": "The X-API-Key is not valid for portal."}
 
 
 async def test_source_without_a_key_is_not_enabled(offline_client: httpx.AsyncClient) -> None:
     response = await _post(offline_client, "crm", b'{"a": 1}', key="anything")
     assert response.status_code == 403
-    assert response.json() == {"detail": "ingest not enabled for crm"}
+    assert response.json() == {"code": "not_enabled", "detail": "ingest not enabled for crm"}
 
 
 async def test_empty_body_is_400(offline_client: httpx.AsyncClient) -> None:
     for body in (b"", b" \r\n"):
         response = await _post(offline_client, "portal", body)
         assert response.status_code == 400
-        assert response.json() == {"detail": "The body is empty: send one lead."}
+        assert response.json() == {"code": "empty",
+                                   "detail": "The body is empty: send one lead."}
 
 
 async def test_partner_needs_its_partner_id(offline_client: httpx.AsyncClient) -> None:
     response = await _post(offline_client, "partner", b"a,b\n", content_type="text/csv")
     assert response.status_code == 400
     assert response.json() == {
+        "code": "no_partner_id",
         "detail": "partner ingest needs an X-Partner-Id header naming the partner."
     }
 
@@ -285,6 +290,7 @@ async def test_oversize_body_is_413_by_content_length(offline_client: httpx.Asyn
     response = await _post(offline_client, "portal", b"{" + b" " * limit + b"}")
     assert response.status_code == 413
     assert response.json() == {
+        "code": "too_large",
         "detail": f"The body is {limit + 2} bytes; the limit is {limit} bytes."
     }
 
@@ -308,7 +314,8 @@ async def test_oversize_stream_is_413_without_reading_it_all(
         headers={"X-API-Key": "key-portal", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json() == {"detail": f"The body is over the {limit}-byte limit."}
+    assert response.json() == {"code": "too_large",
+                               "detail": f"The body is over the {limit}-byte limit."}
     assert sent <= limit + 2 * 4096
 
 
@@ -331,7 +338,7 @@ async def test_wrong_media_type_is_415(
     response = await _post(offline_client, source, b'{"a": 1}', content_type=content_type,
                            extra={"X-Partner-Id": "acme"})
     assert response.status_code == 415
-    assert response.json() == {"detail": expected}
+    assert response.json() == {"code": "unsupported_media_type", "detail": expected}
 
 
 @pytest.mark.parametrize(
@@ -384,6 +391,7 @@ async def test_kafka_unreachable_is_503_promptly() -> None:
             assert response.status_code == 503
             assert response.headers["retry-after"] == "1"
             assert response.json() == {
+                "code": "unavailable",
                 "detail": "Kafka is unavailable, so the lead was not accepted; retry later."
             }
             await asyncio.sleep(0.6)

@@ -1,0 +1,43 @@
+"""What the buyer-facing routes share: reading an area from a query, and whose view it is."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from api.auth import Caller
+from api.errors import ApiError
+from schemas.market import Buyer
+from streams.serve.recommend import Area, InCell, Near, OwnAreas
+
+
+def area_of(lat: float | None, lon: float | None, radius_km: float | None,
+          cell: str | None) -> Area:
+    near = (lat, lon, radius_km)
+    if cell is not None:
+        if any(v is not None for v in near):
+            raise ApiError(422, "ambiguous_area", "Give either cell, or lat+lon+radius_km, "
+                           "or neither (your own areas), not both.")
+        try:
+            return InCell(int(cell, 16))
+        except ValueError:
+            raise ApiError(422, "bad_cell", f"cell {cell[:32]!r} is not an H3 cell in hex.") \
+                from None
+    if all(v is None for v in near):
+        return OwnAreas()
+    if any(v is None for v in near):
+        raise ApiError(422, "incomplete_point", "A point query needs lat, lon and radius_km.")
+    return Near(lat, lon, radius_km)  # type: ignore[arg-type]
+
+
+def buyer_for(request: Request, caller: Caller, buyer_id: str | None) -> Buyer:
+    if buyer_id is None or buyer_id == caller.buyer_id:
+        if caller.buyer is None:
+            raise ApiError(422, "buyer_required", "An admin key must name buyer_id.")
+        return caller.buyer
+    if not caller.key.admin:
+        raise ApiError(403, "not_your_buyer", "A key sees its own buyer's recommendations "
+                       "only.")
+    buyer = request.app.state.buyers.get(buyer_id)
+    if buyer is None:
+        raise ApiError(404, "unknown_buyer", f"No buyer {buyer_id[:64]!r}.")
+    return buyer
