@@ -2,8 +2,8 @@
 operator: never a server error, and every answer matches its documented schema.
 
 The ingest route has its own fuzz test (tests/integration/test_ingest_api.py); the live feed
-is a never-ending stream, so its refusals are tested directly instead (test_api_keys,
-test_feed)."""
+and the ops stream never end, so their refusals are tested directly instead (test_api_keys,
+test_feed, test_api)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 _settings = market_settings(Path(tempfile.mkdtemp(prefix="aiq-fuzz-")))
 _app = create_app(_settings)
 _schema = schemathesis.openapi.from_asgi("/openapi.json", _app).exclude(
-    path_regex=r"^/v1/(ingest|feed$)")
+    path_regex=r"^/v1/(ingest|feed$|ops/stream$)")
 KEYS: dict[str, str] = {}
 
 
