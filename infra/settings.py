@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     rate_limit_standard: str = "20/second"  # per API key, `limits` notation (N/second|minute)
     rate_limit_premium: str = "50/second"
     rate_limit_publishable: str = "5/second"  # feed keys: a website's visitors connect
-    reco_cache_seconds: float = 2.0  # a computed page is reused this long (then recomputed)
+    reco_cache_seconds: float = 10.0  # a ranked query is reused this long (sold/held checked live)
     reco_max_radius_km: float = 50.0
     feed_max_connections_per_key: int = 20
     feed_heartbeat_seconds: float = 15.0
