@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from api.deps import SettingsDep
+from api.errors import ApiError
 from api.ops_state import OpsState
 from infra.health import query
 from infra.settings import Settings
@@ -37,8 +38,8 @@ _CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|\+?\d[\d\s().-]{6,}\d")
 _SSE_KEEPALIVE_SECONDS = 15.0
 
 
-def _denied(status: int, code: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"code": code, "message": message})
+def _denied(status: int, code: str, message: str) -> ApiError:
+    return ApiError(status, code, message)
 
 
 def _is_loopback(host: str | None) -> bool:
