@@ -331,7 +331,9 @@ def register(
     consumer = BatchConsumer(
         settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-ingest",
         [settings.topic(name) for name in RAW_TOPICS],
-        max_messages=settings.ingest_batch_max, poll_timeout=settings.ingest_poll_seconds)
+        max_messages=settings.ingest_batch_max, poll_timeout=settings.ingest_poll_seconds,
+        # Until this loop, the Faust agent's group committed the raw topics: start there.
+        resume_from=f"{settings.topic_prefix}{settings.app_id}")
     # Its changelog goes out with the batch's other outputs (agents.persist.Changelogged).
     originals = Changelogged(first_lead_by_contact, consumer.produce)
     state = IngestState(scorer=scorer, screen=screen, first_lead_by_contact=originals,

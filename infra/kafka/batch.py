@@ -41,8 +41,12 @@ _MAX_BACKOFF = 30.0
 class BatchConsumer:
     def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str], *,
                  max_messages: int = 1000, poll_timeout: float = 0.05,
-                 client_id: str = "aiqleads-ingest") -> None:
+                 client_id: str = "aiqleads-ingest", resume_from: str | None = None) -> None:
+        """`resume_from`: another group whose committed offsets a partition starts from when
+        this group has none yet (the upgrade from the per-event Faust agent, whose group
+        committed the raw topics until then: no replay of the whole retention)."""
         self.topics = list(topics)
+        self.resume_from = resume_from
         self.max_messages = max_messages
         self.poll_timeout = poll_timeout
         self._consumer_config = {
@@ -79,7 +83,27 @@ class BatchConsumer:
         self._consumer = Consumer(self._consumer_config)
         if self._producer is None:
             self._producer = Producer(self._producer_config)
-        self._consumer.subscribe(self.topics)
+        self._consumer.subscribe(self.topics, on_assign=self._on_assign)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.resume_from is None:
+            return
+        fresh = [tp for tp in consumer.committed(partitions, timeout=30) if tp.offset < 0]
+        if not fresh:
+            return
+        previous = Consumer({"bootstrap.servers": self._consumer_config["bootstrap.servers"],
+                             "group.id": self.resume_from, "enable.auto.commit": False})
+        try:
+            resumed = {(tp.topic, tp.partition): tp.offset
+                       for tp in previous.committed(fresh, timeout=30) if tp.offset >= 0}
+        finally:
+            previous.close()
+        if resumed:
+            for tp in partitions:
+                tp.offset = resumed.get((tp.topic, tp.partition), tp.offset)
+            consumer.assign(partitions)
+            log.info("resumed %d partitions from the offsets of group %s", len(resumed),
+                     self.resume_from)
 
     async def _on_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
