@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 
 DEDUPE_SWEEP_SECONDS = 600.0
-YIELD_EVERY = 100  # raw events scored between yields to the event loop (~10-20 ms)
+YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms of CPU)
 SWEEP_YIELD_EVERY = 5_000  # deletions between yields to the event loop
 
 
