@@ -86,10 +86,13 @@ def _env(settings: Settings, tree: str | None) -> dict[str, str]:
 class Process:
     """A child process (worker or passthrough) with its log file."""
 
-    def __init__(self, args: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, args: Sequence[str], env: dict[str, str], log_path: Path,
+                 cwd: str | None = None) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
-        self.popen = subprocess.Popen(list(args), env=env, stdout=self._log,
+        # `python -m` puts the working directory first on sys.path: run another checkout
+        # from inside it, or PYTHONPATH alone would lose to this one.
+        self.popen = subprocess.Popen(list(args), env=env, stdout=self._log, cwd=cwd,
                                       stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -242,7 +245,7 @@ def start_cluster(base: Settings, backend: str, workers: int, work: Path, server
     cluster = Cluster(settings)
     for s in settings:
         cluster.procs.append(Process([sys.executable, "-m", "infra.cli", "worker"], _env(s, tree),
-                                     work / f"{s.topic_prefix}{s.worker_web_port}.log"))
+                                     work / f"{s.topic_prefix}{s.worker_web_port}.log", tree))
     for s, proc in zip(settings, cluster.procs, strict=True):
         def ready(s: Settings = s, proc: Process = proc) -> bool:
             if not proc.alive():
