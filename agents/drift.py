@@ -52,20 +52,25 @@ class DriftSensor(Sensor):
     def on_stream_event_in(
         self, tp: TP, offset: int, stream: StreamT, event: EventT
     ) -> dict | None:
-        seen = self._seen.get(tp.topic)
+        self.sample(tp.topic, tp.partition, offset, event.value)
+        return None
+
+    def sample(self, topic: str, partition: int, offset: int, value: object) -> None:
+        """Count one raw event, profile every `sample_every`-th (also called by the batched
+        raw → scored loop, which Faust's stream sensors never see)."""
+        seen = self._seen.get(topic)
         if seen is None:  # not a raw topic
-            return None
-        self._seen[tp.topic] = seen + 1
+            return
+        self._seen[topic] = seen + 1
         if seen % self.sample_every:
-            return None
+            return
         try:
-            self.observe(self.sources_by_topic[tp.topic], event.value, time.time())
+            self.observe(self.sources_by_topic[topic], value, time.time())
         except Exception:  # observability must never stop ingest
             self._failures += 1
             if self._failures == 1 or self._failures % 10_000 == 0:
                 log.exception("drift profiling failed (%d times) at %s[%d]@%d",
-                              self._failures, tp.topic, tp.partition, offset)
-        return None
+                              self._failures, topic, partition, offset)
 
     def observe(self, source: str, raw: object, now: float) -> list[DriftEvent]:
         if not isinstance(raw, bytes):

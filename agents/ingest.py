@@ -1,33 +1,63 @@
 """`score_leads`: every raw event becomes a scored lead or a dead letter, never nothing.
 
-Besides the fused stage (`streams.ingest`), the agent owns two pieces of bookkeeping:
+The raw → scored stage runs in batches, not events (DESIGN decision 7): a batched
+confluent-kafka consumer (`infra.kafka.batch`) inside the worker, started as a Faust task,
+loops poll → score → produce → store → commit, like Quix Streams' checkpointing loop:
+
+1. poll up to `ingest_batch_max` raw events (all five raw topics, one consumer group
+   `<app id>-ingest`);
+2. run the fused stage (`streams.ingest.ingest_one`) on each, in arrival order (the
+   stateful steps need it), queueing every scored lead on `leads.scored` and every
+   rejection on `leads.dlq` in librdkafka's C queue;
+3. wait until the broker stored all of them (`flush`);
+4. land the batch's leads in ClickHouse and place them in Redis, concurrently, from the
+   objects just scored (no second decode, no second Kafka hop); each retries until it
+   succeeds;
+5. commit the batch's offsets. Only now: a crash anywhere before replays the batch, and
+   every sink is idempotent (ReplacingMergeTree by `lead_id`, idempotent Redis ops,
+   a re-scored lead has the same `lead_id`). Dead letters land through `land_dead_letters`
+   from `leads.dlq`, stored before the commit.
+
+Faust keeps the app, the tables, the web views and the other agents; the stage's state
+(dedupe table, feature stores, fraud screen, scorer) lives in the same process and is
+only touched from the event loop.
+
+Besides the fused stage, the loop owns two pieces of bookkeeping:
 
 - Pull-back: the fraud screen may implicate earlier leads of a burst that went out
-  unquarantined (`FraudScreen.take_implicating`); the agent re-sends those it still
+  unquarantined (`FraudScreen.take_implicating`); the loop re-sends those it still
   remembers (`streams.fraud.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
-  newer ``scored_ms``, so the warehouse and serving take them off sale.
+  newer ``scored_ms``, and lands and serves them with the batch, so the warehouse and
+  serving take them off sale.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
-  timer. The table uses the producer's partitioner: a timer runs outside any event, so
-  Faust has no current partition to write the deletion's changelog record to, and the
-  keys (contact|cell) are not co-partitioned with the raw topics anyway.
+  timer. The table uses the producer's partitioner: the loop and the timer run outside any
+  Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
 
 import faust
+from confluent_kafka import Message
 from prometheus_client import Counter
 
-from agents.persist import WriteBehind, restore_all
+from agents.persist import Changelogged, WriteBehind, restore_all
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
-from infra.metrics import DEAD_LETTERS, EVENTS_IN, LEADS_SCORED, MODEL_SCORE, observe_scored
+from infra.kafka.batch import BatchConsumer
+from infra.metrics import DEAD_LETTERS, EVENTS_IN, MODEL_SCORE, observe_scored
+from infra.metrics import LEADS_SCORED as LEADS_SCORED_TOTAL
 from infra.settings import Settings
 from schemas.codec import encode
+from schemas.contract import LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
+from schemas.lead import ScoredLead
 from streams.dedupe import expired_keys, is_expired
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
@@ -42,6 +72,7 @@ log = logging.getLogger(__name__)
 
 
 DEDUPE_SWEEP_SECONDS = 600.0
+YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms of CPU)
 SWEEP_YIELD_EVERY = 5_000  # deletions between yields to the event loop
 
 
@@ -77,15 +108,213 @@ class _BySource(dict[str, Counter]):
         return child
 
 
+class RawMessage(NamedTuple):
+    """The fields of a raw Kafka message the stage reads (`agents.replay` duck-types it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Any  # a list of (name, bytes) pairs, or None
+    timestamp: float  # seconds: Kafka's CreateTime, set by the producing client
+
+    @classmethod
+    def of(cls, message: Message) -> RawMessage:
+        return cls(message.topic(), message.partition(), message.offset(), message.key(),
+                   message.value() or b"", message.headers(), message.timestamp()[1] / 1000)
+
+
+@dataclass(slots=True)
+class ScoredBatch:
+    """What one batch of raw events became: the leads to store, and where to commit."""
+
+    leads: list[ScoredLead] = field(default_factory=list)  # pull-backs included, in order
+    dead_letters: int = 0
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
+
+
+Send = Callable[[str, bytes, "bytes | None"], None]  # topic, value, key
+
+
+class RawStage:
+    """The raw → scored stage over a batch: every event becomes a lead or a dead letter.
+
+    No I/O of its own: outputs go to `send` (the batch producer's queue), and the
+    caller flushes, stores and commits. State lives in `state` and `recent`.
+    """
+
+    def __init__(self, settings: Settings, config: IngestConfig, state: IngestState,
+                 send: Send, *, scored_topic: str, dlq_topic: str,
+                 sample: Callable[[RawMessage], None] | None = None,
+                 recent: RecentLeads | None = None) -> None:
+        self.settings = settings
+        self.config = config
+        self.state = state
+        self.send = send
+        self.scored_topic = scored_topic
+        self.dlq_topic = dlq_topic
+        self.sample = sample
+        # Leads sent unquarantined, for the screen's pull-backs (in memory: after a restart
+        # the leads scored before it can no longer be pulled; `recent.missed` counts them).
+        self.recent = recent if recent is not None else RecentLeads()
+        self._sources: dict[str, str] = {}
+        self._events_in, self._leads_scored = _BySource(EVENTS_IN), _BySource(LEADS_SCORED_TOTAL)
+
+    def source_of(self, topic: str) -> str:
+        source = self._sources.get(topic)
+        if source is None:
+            source = self._sources[topic] = source_of(self.settings, topic)
+        return source
+
+    def score(self, messages: Sequence[RawMessage], batch: ScoredBatch | None = None
+              ) -> ScoredBatch:
+        """Score `messages` into `batch` (a new one by default) and return it."""
+        batch = ScoredBatch() if batch is None else batch
+        # One clock reading a chunk: a lead is "received" when its batch is (≤ one poll).
+        received = datetime.now(UTC)
+        received_ms = int(received.timestamp() * 1000)
+        for message in messages:
+            self._one(message, received, received_ms, batch)
+            batch.offsets[(message.topic, message.partition)] = message.offset + 1
+        return batch
+
+    def _one(self, message: RawMessage, received: datetime, received_ms: int,
+             batch: ScoredBatch) -> None:
+        source = self.source_of(message.topic)
+        raw = message.value
+        produced_ms = int(message.timestamp * 1000)
+        self._events_in[source].inc()
+        if self.sample is not None:
+            self.sample(message)
+        headers = headers_of(message) if message.headers else NO_HEADERS
+        reason: str | None = None
+        detail = ""
+        try:
+            lead = ingest_one(source, raw, received=received, produced_ms=produced_ms,
+                              config=self.config, state=self.state, headers=headers)
+        except LeadRejected as exc:
+            reason, detail = exc.reason, exc.detail
+        except Exception as exc:  # a bug must not lose the event: DLQ it, loudly
+            log.exception("ingest failed at %s[%d]@%d", message.topic, message.partition,
+                          message.offset)
+            reason, detail = INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+        else:
+            self._leads_scored[source].inc()
+            MODEL_SCORE.observe(lead.score)
+            observe_scored(source, produced_ms, lead.scored_ms, quarantined=lead.quarantined,
+                           duplicate=lead.duplicate_of is not None)
+            value = encode(lead)
+            self.send(self.scored_topic, value, lead.lead_id.encode())
+            batch.leads.append(lead)
+            self.recent.remember(lead, value)
+            # A DLQ replay that now scores: flip its original dead letter to resolved.
+            resolved = resolution(message, source=source, raw=raw,  # type: ignore[arg-type]
+                                  lead_id=lead.lead_id, produced_ms=produced_ms,
+                                  received_ms=lead.scored_ms)
+            if resolved is not None:
+                self.send(self.dlq_topic, encode(resolved), message.key)
+        if reason is not None:
+            DEAD_LETTERS.labels(source, reason).inc()
+            # Filed under the original origin when it is a replay: one dead letter per input.
+            letter = dead_letter(message, source=source, raw=raw,  # type: ignore[arg-type]
+                                 reason=reason, detail=detail, produced_ms=produced_ms,
+                                 received_ms=received_ms)
+            self.send(self.dlq_topic, encode(letter), message.key)
+            batch.dead_letters += 1
+        # Screened, even if it failed later: its verdict may implicate earlier leads.
+        self._pull_back(received_ms, batch)
+
+    def _pull_back(self, now_ms: int, batch: ScoredBatch) -> None:
+        for verdict in self.state.screen.take_implicating():
+            pulled = self.recent.pull(verdict, now_ms)
+            for lead in pulled:
+                self.send(self.scored_topic, encode(lead), lead.lead_id.encode())
+                batch.leads.append(lead)
+            if pulled:
+                log.info("pulled back %d earlier leads of a burst (%s)", len(pulled),
+                         "+".join(verdict.reasons))
+
+
+class BatchSource(Protocol):
+    """What the loop needs of a batched consumer (`infra.kafka.batch.BatchConsumer`)."""
+
+    async def poll(self) -> Sequence[Any]: ...
+    def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None: ...
+    async def flush(self) -> None: ...
+    async def commit(self, offsets: dict[tuple[str, int], int]) -> None: ...
+
+
+async def run_batches(source: BatchSource, stage: RawStage,
+                      store: Callable[[list[ScoredLead]], Awaitable[None]],
+                      to_message: Callable[[Any], RawMessage] = RawMessage.of,
+                      batches: int | None = None) -> None:
+    """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
+
+    Batch N+1 is polled and scored while batch N is being stored (the warehouse insert
+    runs on its own thread, Redis and the broker are I/O), but N+1's sinks start only
+    after N committed: sinks see batches in order, and commits only ever move forward.
+    Scoring yields to the event loop every `YIELD_EVERY` events so that the I/O of the
+    batch being stored (and Faust's other agents) keep moving meanwhile.
+    """
+    done = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        while batches is None or done < batches:
+            polled = await source.poll()
+            if not polled:
+                if pending is not None and pending.done():
+                    pending, finished = None, pending
+                    await finished  # surfaces a failure
+                continue
+            batch = ScoredBatch()
+            for start in range(0, len(polled), YIELD_EVERY):
+                stage.score([to_message(m) for m in polled[start:start + YIELD_EVERY]], batch)
+                await asyncio.sleep(0)
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(_store_and_commit(source, store, batch))
+            done += 1
+        if pending is not None:
+            await pending
+            pending = None
+    finally:
+        if pending is not None and not pending.done():
+            # Stopping: let the batch being stored finish and commit (a SIGKILL instead
+            # simply replays it).
+            with suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(pending), timeout=15)
+
+
+async def _store_and_commit(source: BatchSource,
+                            store: Callable[[list[ScoredLead]], Awaitable[None]],
+                            batch: ScoredBatch) -> None:
+    # leads.scored and leads.dlq have every output of the batch, and the warehouse and
+    # Redis have its leads: at once, as none waits for another. Then, only then, commit.
+    if batch.leads:
+        await asyncio.gather(source.flush(), store(batch.leads))
+    else:
+        await source.flush()
+    await source.commit(batch.offsets)
+
+
 def register(
     app: faust.App,
     topics: Topics,
     settings: Settings,
     scorer: Scorer,
     screen: FraudScreen,
+    *,
+    store: Callable[[list[ScoredLead]], Awaitable[None]],
     stores: Sequence[LeadFeatureStore] = (),
     behinds: Sequence[WriteBehind] = (),
-) -> None:
+    sample: Callable[[RawMessage], None] | None = None,
+) -> BatchConsumer:
+    """Declare the dedupe table and start the batch loop as a Faust task.
+
+    `store(leads)` puts a batch's leads into every sink and returns once they are all
+    stored; `sample` sees every raw message (the drift sensor).
+    """
     config = IngestConfig(
         max_bytes=settings.max_event_bytes,
         max_age=timedelta(days=settings.max_lead_age_days),
@@ -101,81 +330,37 @@ def register(
         help="contact|h3_r8 → first lead_id@event_ms within the dedupe window",
         use_partitioner=True,
     )
-    state = IngestState(scorer=scorer, screen=screen, first_lead_by_contact=first_lead_by_contact,
+    consumer = BatchConsumer(
+        settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-ingest",
+        [settings.topic(name) for name in RAW_TOPICS],
+        max_messages=settings.ingest_batch_max, poll_timeout=settings.ingest_poll_seconds,
+        # Until this loop, the Faust agent's group committed the raw topics: start there.
+        resume_from=f"{settings.topic_prefix}{settings.app_id}")
+    # Its changelog goes out with the batch's other outputs (agents.persist.Changelogged).
+    originals = Changelogged(first_lead_by_contact, consumer.produce)
+    state = IngestState(scorer=scorer, screen=screen, first_lead_by_contact=originals,
                         stores=stores)
-
-    # Leads sent unquarantined, for the screen's pull-backs (in memory: after a restart
-    # the leads scored before it can no longer be pulled; `recent.missed` counts them).
-    recent = RecentLeads()
-    events_in, leads_scored = _BySource(EVENTS_IN), _BySource(LEADS_SCORED)
+    stage = RawStage(settings, config, state, consumer.produce,
+                     scored_topic=settings.topic(LEADS_SCORED),
+                     dlq_topic=settings.topic(LEADS_DLQ), sample=sample)
 
     @app.timer(sweep_seconds(config.dedupe_window))
     async def forget_expired_originals() -> None:
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         window_ms = int(config.dedupe_window.total_seconds() * 1000)
-        forgotten = await forget_expired(first_lead_by_contact, now_ms, window_ms)
+        forgotten = await forget_expired(originals, now_ms, window_ms)
         if forgotten:
             log.info("forgot %d expired originals of %s", forgotten, first_lead_by_contact.name)
 
-    async def pull_back(now_ms: int) -> None:
-        for verdict in screen.take_implicating():
-            pulled = recent.pull(verdict, now_ms)
-            for lead in pulled:
-                await topics.scored.send(key=lead.lead_id.encode(), value=encode(lead))
-            if pulled:
-                log.info("pulled back %d earlier leads of a burst (%s)", len(pulled),
-                         "+".join(verdict.reasons))
+    @app.task
+    async def score_leads() -> None:
+        # The dedupe table and the feature stores first: no lead before its state is back.
+        await app.tables.recovery.completed.wait()
+        restore_all(behinds)
+        consumer.start()
+        try:
+            await run_batches(consumer, stage, store)
+        finally:
+            consumer.close()
 
-    @app.agent(topics.raw, name="score_leads")
-    async def score_leads(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            restore_all(behinds)  # the feature stores, once recovered: before the first lead
-            message = event.message
-            source = source_of(settings, message.topic)
-            raw = event.value if isinstance(event.value, bytes) else b""
-            received = datetime.now(UTC)
-            produced_ms = int(message.timestamp * 1000)
-            events_in[source].inc()
-            headers = headers_of(message) if message.headers else NO_HEADERS
-            reason: str | None = None
-            detail = ""
-            try:
-                lead = ingest_one(
-                    source,
-                    raw,
-                    received=received,
-                    produced_ms=produced_ms,
-                    config=config,
-                    state=state,
-                    headers=headers,
-                )
-            except LeadRejected as exc:
-                reason, detail = exc.reason, exc.detail
-            except Exception as exc:  # a bug must not lose the event: DLQ it, loudly
-                log.exception("ingest failed at %s[%d]@%d", message.topic, message.partition,
-                              message.offset)
-                reason, detail = INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
-            else:
-                leads_scored[source].inc()
-                MODEL_SCORE.observe(lead.score)
-                observe_scored(source, produced_ms, lead.scored_ms,
-                               quarantined=lead.quarantined,
-                               duplicate=lead.duplicate_of is not None)
-                value = encode(lead)
-                await topics.scored.send(key=lead.lead_id.encode(), value=value)
-                recent.remember(lead, value)
-                # A DLQ replay that now scores: flip its original dead letter to resolved.
-                resolved = resolution(message, source=source, raw=raw, lead_id=lead.lead_id,
-                                      produced_ms=produced_ms, received_ms=lead.scored_ms)
-                if resolved is not None:
-                    await topics.dlq.send(key=message.key, value=encode(resolved))
-            received_ms = int(received.timestamp() * 1000)
-            if reason is not None:
-                DEAD_LETTERS.labels(source, reason).inc()
-                # Filed under the original origin when it is a replay: one dead letter per input.
-                letter = dead_letter(message, source=source, raw=raw, reason=reason,
-                                     detail=detail, produced_ms=produced_ms,
-                                     received_ms=received_ms)
-                await topics.dlq.send(key=message.key, value=encode(letter))
-            # Screened, even if it failed later: its verdict may implicate earlier leads.
-            await pull_back(received_ms)
+    return consumer

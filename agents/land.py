@@ -1,5 +1,9 @@
 """`land_*` agents: columnar batches into ClickHouse; offsets are acked only after the insert.
 
+Scored leads are landed by the raw → scored batch loop (`agents/ingest.py`) from the batch
+it scored, through `land_leads` here, before it commits; the agents below land the other
+topics (dead letters, outcomes, engagement).
+
 Faust's `take_events` acks a batch when the loop body returns, so the insert
 happens inside the body. A failed insert is retried with backoff (the take
 buffer fills and consumption pauses: backpressure). If the worker is stopped
@@ -32,7 +36,8 @@ from infra.metrics import (
 )
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
-from schemas.codec import dead_letter_decoder, outcome_decoder, scored_lead_decoder
+from schemas.codec import dead_letter_decoder, outcome_decoder
+from schemas.lead import ScoredLead
 from streams.features.behaviour import BadEngagement, decode_event
 
 log = logging.getLogger(__name__)
@@ -102,23 +107,20 @@ async def land_batch(
         raise
 
 
+async def land_leads(gate: WarehouseGate, leads: list[ScoredLead]) -> None:
+    """Land a batch of scored leads (the raw → scored loop calls it with the batch it scored,
+    so leads are not decoded again from `leads.scored`)."""
+    landed_ms = await land_batch(gate, "leads", gate.warehouse.insert_leads, leads)
+    latency, landed = PIPELINE_LATENCY, STAGE_LATENCY.labels("landed")
+    for lead in leads:
+        seconds = max(landed_ms - lead.produced_ms, 0) / 1000
+        latency.observe(seconds)
+        landed.observe(seconds)
+
+
 def register(app: faust.App, topics: Topics, settings: Settings, gate: WarehouseGate) -> None:
     batch_rows, within = settings.land_batch_rows, settings.land_batch_seconds
     warehouse = gate.warehouse
-
-    @app.agent(topics.scored, name="land_leads")
-    async def land_leads(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(batch_rows, within=within):
-            leads = decode_all(events, scored_lead_decoder.decode)
-            if not leads:
-                continue
-            landed_ms = await land_batch(gate, "leads", warehouse.insert_leads, leads)
-            latency = PIPELINE_LATENCY
-            landed = STAGE_LATENCY.labels("landed")
-            for lead in leads:
-                seconds = max(landed_ms - lead.produced_ms, 0) / 1000
-                latency.observe(seconds)
-                landed.observe(seconds)
 
     @app.agent(topics.dlq, name="land_dead_letters")
     async def land_dead_letters(stream: faust.StreamT[bytes]) -> None:

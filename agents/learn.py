@@ -18,7 +18,10 @@ import time
 import faust
 import msgspec
 
+from agents.decoding import origin
+from agents.persist import Changelogged
 from agents.topics import Topics
+from infra.kafka.batch import BatchConsumer as BatchProducer
 from infra.metrics import OUTCOMES_DROPPED, OUTCOMES_LEARNED, OUTCOMES_WAITING
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
@@ -38,9 +41,14 @@ class _Snapshot(msgspec.Struct, frozen=True):
 
 
 _snapshot_decoder = msgspec.json.Decoder(_Snapshot)
+REMEMBER_BATCH = 1000
+REMEMBER_WITHIN = 0.5  # seconds: an outcome rarely follows its lead by less
 
 
-def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer) -> None:
+def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer, *,
+             producer: BatchProducer | None = None) -> None:
+    """`producer`: write `remember_features`' changelog records through the worker's batch
+    producer (`agents.persist.Changelogged`) instead of one Faust send per lead."""
     features_by_lead = app.Table(
         "features_by_lead",
         key_type=str,  # values: plain JSON in the changelog (a dict of floats)
@@ -67,15 +75,40 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer)
 
     @app.agent(topics.scored, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            scored = _snapshot_decoder.decode(raw)
-            snapshot = Snapshot(scored.features, scored.scored_ms)
-            waiting = outcome_by_lead.pop(scored.lead_id, None)
-            if waiting is not None:
-                learn(snapshot, outcome_decoder.decode(waiting))
-                OUTCOMES_WAITING.set(len(outcome_by_lead))
-            else:
-                features_by_lead[scored.lead_id] = stored(snapshot)
+        if producer is None:
+            async for raw in stream:
+                scored = _snapshot_decoder.decode(raw)
+                snapshot = Snapshot(scored.features, scored.scored_ms)
+                waiting = outcome_by_lead.pop(scored.lead_id, None)
+                if waiting is not None:
+                    learn(snapshot, outcome_decoder.decode(waiting))
+                    OUTCOMES_WAITING.set(len(outcome_by_lead))
+                else:
+                    features_by_lead[scored.lead_id] = stored(snapshot)
+            return
+        # Batches: one wake-up per batch instead of per lead. Each record goes to the
+        # partition of the event that wrote it, as Faust would (the tables are
+        # co-partitioned with leads.scored and leads.outcomes by lead_id).
+        features = Changelogged(features_by_lead, producer.produce)
+        waiting_outcomes = Changelogged(outcome_by_lead, producer.produce)
+        async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
+            for event in events:
+                try:
+                    scored = _snapshot_decoder.decode(event.value)
+                except msgspec.DecodeError as exc:
+                    log.error("undecodable scored lead at %s: %s", origin(event.message), exc)
+                    continue
+                snapshot = Snapshot(scored.features, scored.scored_ms)
+                partition = event.message.partition
+                waiting = waiting_outcomes.get(scored.lead_id)
+                if waiting is not None:
+                    waiting_outcomes.delete(scored.lead_id, partition)
+                    learn(snapshot, outcome_decoder.decode(waiting))
+                    OUTCOMES_WAITING.set(len(outcome_by_lead))
+                else:
+                    features.set(scored.lead_id, stored(snapshot), partition)
+            # Stored before the batch is acked (Faust flushes only its own producer).
+            await producer.flush()
 
     @app.agent(topics.outcomes, name="learn_outcomes")
     async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:

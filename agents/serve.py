@@ -1,16 +1,18 @@
 """`serve_leads` keeps lead rankings in Redis; `learn_interactions` learns what buyers do.
 
-- `serve_leads` consumes `leads.scored` in batches: each lead becomes a placement (card,
-  cell ranking, the rankings of its candidate buyers by expected value) or, when it is
-  not sellable (quarantined, duplicate, unlocated), a removal, so a lead re-scored as
-  quarantined leaves the rankings it was in. One Redis pipeline per batch.
+- `Server.serve` places the batch the raw → scored loop (`agents/ingest.py`) just scored,
+  before that loop commits: each lead becomes a placement (card, cell ranking, the
+  rankings of its candidate buyers by expected value) or, when it is not sellable
+  (quarantined, duplicate, unlocated), a removal, so a lead re-scored as quarantined
+  leaves the rankings it was in. One Redis pipeline per batch; a batch leaves as soon as
+  it is scored (≤ one poll, 50 ms, after its first lead arrived), never waiting to fill.
 - `learn_interactions` consumes `buyer.interactions`: each interaction teaches the
   recommender (the lead's segment comes from Redis, where `serve_leads` left it), and
   a purchase takes the lead out of every ranking for good (a tombstone keeps a replayed
   scored lead from coming back).
 
-Offsets are acked when the batch body returns, so a batch is written before it is
-acked; a failed Redis write is retried with backoff (consumption pauses meanwhile),
+Offsets are committed (ingest loop) or acked (the agent) only after the batch is
+written; a failed Redis write is retried with backoff (consumption pauses meanwhile),
 and replays are harmless because every Redis op is idempotent.
 
 The recommender lives in this process; the worker checkpoints it (`RECO_CHECKPOINT`)
@@ -38,6 +40,7 @@ from infra.metrics import observe_sink_batch
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import scored_lead_decoder
+from schemas.lead import ScoredLead
 from schemas.market import BuyerInteraction
 from streams.serve.ranking import SOLD, BuyerIndex, Removal, serve_op
 from streams.serve.recommender import Recommender
@@ -65,22 +68,46 @@ async def until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:
             backoff = min(backoff * 2, _MAX_BACKOFF)
 
 
-def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
-             index: BuyerIndex, recommender: Recommender) -> None:
-    half_life = settings.score_half_life_hours
+class Server:
+    """Places a batch of scored leads in Redis: called by the raw → scored loop with the
+    batch it scored (no second decode, no `leads.scored` hop), before it commits."""
 
-    @app.agent(topics.scored, name="serve_leads")
-    async def serve_leads(stream: faust.StreamT[bytes]) -> None:
-        await until_done("Redis connect", rankings.start)
-        async for events in stream.take_events(SERVE_BATCH, within=SERVE_WITHIN):
-            leads = decode_all(events, scored_lead_decoder.decode)
-            ops = [serve_op(lead, index, recommender, half_life) for lead in leads]
-            if ops:
-                started = time.perf_counter()
-                await until_done(f"ranking {len(ops)} leads", partial(rankings.apply, ops))
-                observe_sink_batch("redis_rankings", len(ops), time.perf_counter() - started,
-                                   int(time.time() * 1000), [lead.produced_ms for lead in leads],
-                                   stage="served")
+    def __init__(self, settings: Settings, rankings: RedisRankings, index: BuyerIndex,
+                 recommender: Recommender) -> None:
+        self.rankings = rankings
+        self.index = index
+        self.recommender = recommender
+        self.half_life = settings.score_half_life_hours
+        self._started = False
+
+    async def serve(self, leads: list[ScoredLead]) -> None:
+        if not self._started:
+            await until_done("Redis connect", self.rankings.start)
+            self._started = True
+        ops = [serve_op(lead, self.index, self.recommender, self.half_life) for lead in leads]
+        if ops:
+            started = time.perf_counter()
+            await until_done(f"ranking {len(ops)} leads", partial(self.rankings.apply, ops))
+            observe_sink_batch("redis_rankings", len(ops), time.perf_counter() - started,
+                               int(time.time() * 1000), [lead.produced_ms for lead in leads],
+                               stage="served")
+
+
+def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
+             index: BuyerIndex, recommender: Recommender, *,
+             from_scored_topic: bool = True) -> Server:
+    """`learn_interactions`, and `serve_leads` over `leads.scored` unless the caller serves
+    the batches it scores itself (the worker: `from_scored_topic=False`). The agent is
+    the way to rebuild Redis from the topic, and what tests that produce scored leads use."""
+    server = Server(settings, rankings, index, recommender)
+
+    if from_scored_topic:
+        @app.agent(topics.scored, name="serve_leads")
+        async def serve_leads(stream: faust.StreamT[bytes]) -> None:
+            async for events in stream.take_events(SERVE_BATCH, within=SERVE_WITHIN):
+                leads = decode_all(events, scored_lead_decoder.decode)
+                if leads:
+                    await server.serve(leads)
 
     @app.agent(topics.interactions, name="learn_interactions")
     async def learn_interactions(stream: faust.StreamT[bytes]) -> None:
@@ -99,3 +126,5 @@ def register(app: faust.App, topics: Topics, settings: Settings, rankings: Redis
             sold = [Removal(i.lead_id, SOLD) for i in interactions if i.kind == "purchase"]
             if sold:
                 await until_done(f"removing {len(sold)} sold leads", partial(rankings.apply, sold))
+
+    return server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
+from schemas.lead import ScoredLead
 from streams.features.build import FeatureStores, feature_stores
 from streams.features.competitors import load_competitors
 from streams.fraud.screen import FraudScreen
@@ -88,14 +90,28 @@ def build_worker(settings: Settings) -> Worker:
                *market.register(app, topics, settings, stores.market)]
     restore_when_recovered(app, behinds)
 
-    ingest.register(app, topics, settings, scorer, screen, stores=stores.all, behinds=behinds)
     land.register(app, topics, settings, gate)
-    learn.register(app, topics, settings, scorer)
-    drift.register(app, topics, settings)
+    sensor = drift.register(app, topics, settings)
     models.register(app, settings, scorer)  # its own checkpoints, promotion rule, /models
     health.register(app, settings, scorer, gate)  # model_metrics once a minute
-    serve.register(app, topics, settings, RedisRankings.from_settings(settings),
-                   BuyerIndex(load_buyers(settings.buyers_file)), recommender)
+    server = serve.register(app, topics, settings, RedisRankings.from_settings(settings),
+                            BuyerIndex(load_buyers(settings.buyers_file)), recommender,
+                            from_scored_topic=False)
+
+    async def store(leads: list[ScoredLead]) -> None:
+        # Both sinks at once from the batch just scored (the warehouse insert runs on its
+        # own thread meanwhile); the ingest loop commits when both returned.
+        await asyncio.gather(land.land_leads(gate, leads), server.serve(leads))
+
+    def sample(message: ingest.RawMessage) -> None:
+        sensor.sample(message.topic, message.partition, message.offset, message.value)
+
+    batches = ingest.register(app, topics, settings, scorer, screen, store=store,
+                              stores=stores.all, behinds=behinds, sample=sample)
+    # Every table this process writes in bulk changelogs through the batch producer.
+    for behind in behinds:
+        behind.changelog_through(batches.produce)
+    learn.register(app, topics, settings, scorer, producer=batches)
 
     def checkpoint() -> None:
         checkpoint_file(settings, SCREEN_CHECKPOINT).save(screen.dumps())

@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     # Model health: per-arm figures into ClickHouse model_metrics this often
     model_metrics_seconds: float = 60.0
 
+    # The raw → scored batch loop (agents/ingest.py): a batch is scored, stored and
+    # committed as one. 1,000 amortises the per-batch costs (flush, one insert, one Redis
+    # pipeline, one commit: ~5-20 ms together) to a few µs a lead while a batch still
+    # scores in ~0.1 s, the longest the event loop is held; 50 ms is the most a lead
+    # waits for its batch when traffic is light.
+    ingest_batch_max: int = 1_000
+    ingest_poll_seconds: float = 0.05
+
     @model_validator(mode="after")
     def _embedded_warehouse_in_state_dir(self) -> Settings:
         if not self.clickhouse_url:

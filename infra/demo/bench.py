@@ -1,0 +1,490 @@
+"""The pipeline benchmark: `aiqleads bench pipeline`, and `make bench` (bench_pipeline.py).
+
+One sitting, against the services already running (`aiqleads up`, or the shared ones), each
+run under its own topic prefix (the Redis key prefix too) and, on the server backend, its
+own database:
+
+1. **Passthrough**: a no-op Faust agent (`infra.demo.passthrough`: consume → `send` per
+   event, the worker's broker settings) over a pre-filled topic: the framework's ceiling.
+2. **Saturation**, for 1 and 2 `aiqleads worker` processes in one consumer group on each
+   backend: workers started and warmed (200 leads), then generated traffic from all five
+   sources (3 % malformed, fraud and duplicates as the generator draws them) produced flat
+   out. Leads/s is the slope of `aiq_rows_landed_total{table="leads"}` summed over the
+   workers' /metrics, sampled every 0.5 s, over at most `seconds` after landing starts.
+   CPU seconds per process come from /proc over the same window.
+3. **Latency at half the 1-worker maximum**: paced traffic; produce → scored
+   (`scored_ms`), → landed (`ingested_ms`) from the landed rows, → visible in Redis from
+   the lead's entry in its cell's feed stream (the entry id is Redis's own clock when the
+   lead was placed).
+
+The Kafka timestamp of each raw event (CreateTime, set by the producing client) is
+"produce". Results: one printed table, `--json FILE` (keys below), and a PNG of
+throughput and latency over time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+
+from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
+from infra.settings import Settings
+from infra.warehouse.query import run_query
+from infra.warehouse.url import ServerUrl, parse_url
+from schemas.contract import raw_topic
+from streams.traffic.generator import GeneratedEvent, generate
+
+WARM_EVENTS = 200
+SAMPLE_SECONDS = 0.5
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_LANDED = 'aiq_rows_landed_total{table="leads"}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def _env(settings: Settings, tree: str | None) -> dict[str, str]:
+    env = {**os.environ,
+           "AIQ_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+           "AIQ_REDIS_URL": settings.redis_url,
+           "AIQ_CLICKHOUSE_URL": settings.clickhouse_url,
+           "AIQ_STATE_DIR": str(settings.state_dir),
+           "AIQ_TOPIC_PREFIX": settings.topic_prefix,
+           "AIQ_WORKER_WEB_PORT": str(settings.worker_web_port)}
+    if tree:  # run another checkout's worker (before/after comparisons in one sitting)
+        env["PYTHONPATH"] = tree
+    return env
+
+
+class Process:
+    """A child process (worker or passthrough) with its log file."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], log_path: Path,
+                 cwd: str | None = None) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        # `python -m` puts the working directory first on sys.path: run another checkout
+        # from inside it, or PYTHONPATH alone would lose to this one.
+        self.popen = subprocess.Popen(list(args), env=env, stdout=self._log, cwd=cwd,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._log.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.3) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def produce(settings: Settings, events: Sequence[GeneratedEvent], rate: float = 0) -> None:
+    """Send `events` to their raw topics (flat out when `rate` is 0) and wait for the acks."""
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+                         "acks": "all", "partitioner": KEY_PARTITIONER,
+                         "queue.buffering.max.messages": 1_000_000})
+    started = time.monotonic()
+    for i, event in enumerate(events):
+        while True:
+            try:
+                producer.produce(settings.topic(raw_topic(event.source)), event.value,
+                                 key=event.key, headers=list(event.headers.items()))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+        if rate:
+            ahead = started + (i + 1) / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+    if producer.flush(60):
+        raise RuntimeError("the broker did not take every benchmark event within 60 s")
+
+
+# --- the passthrough ---------------------------------------------------------------------
+
+
+def passthrough(base: Settings, count: int, work: Path, tree: str | None = None) -> float:
+    """Messages/s of a no-op Faust agent over `count` pre-produced ~450-byte messages."""
+    from infra.demo.passthrough import IN_TOPIC
+
+    settings = base.model_copy(update={"topic_prefix": f"bp{uuid.uuid4().hex[:8]}.",
+                                       "state_dir": work / "passthrough"})
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _create_topics(settings, [settings.topic(IN_TOPIC)])
+    value = generate(1, seed=5)[0].value
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+                         "partitioner": KEY_PARTITIONER,
+                         "queue.buffering.max.messages": 1_000_000})
+    for i in range(count):
+        producer.produce(settings.topic(IN_TOPIC), value, key=str(i).encode())
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    env = {**_env(settings, tree), "AIQ_BENCH_COUNT": str(count)}
+    log_path = work / "passthrough.log"
+    proc = Process([sys.executable, "-m", "infra.demo.passthrough"], env, log_path)
+    try:
+        def finished() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"passthrough exited:\n{proc.tail()}")
+            return '"msgs_per_s"' in log_path.read_text(errors="replace")
+
+        if not wait_until(finished, timeout=300):
+            raise TimeoutError(f"passthrough did not finish:\n{proc.tail()}")
+        line = next(x for x in log_path.read_text().splitlines() if '"msgs_per_s"' in x)
+        return float(json.loads(line[line.index("{"):])["msgs_per_s"])
+    finally:
+        proc.stop()
+
+
+def _create_topics(settings: Settings, names: Sequence[str]) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    for future in admin.create_topics(
+            [NewTopic(n, num_partitions=settings.topic_partitions, replication_factor=1)
+             for n in names]).values():
+        future.result(timeout=30)
+
+
+# --- the pipeline ------------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """`workers` worker processes in one consumer group, each with its own web port."""
+
+    settings: list[Settings]
+    procs: list[Process] = field(default_factory=list)
+
+    def landed(self) -> float:
+        total = 0.0
+        for s in self.settings:
+            text = httpx.get(f"http://127.0.0.1:{s.worker_web_port}/metrics", timeout=30).text
+            for line in text.splitlines():
+                if line.startswith(_LANDED):
+                    total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+def _backend_url(backend: str, work: Path, server_url: str, name: str) -> str:
+    if backend == "chdb":
+        return f"chdb://{work / name / 'warehouse'}"
+    target = parse_url(server_url)
+    assert isinstance(target, ServerUrl), f"{server_url} is not a clickhouse:// URL"
+    return (f"clickhouse://{target.user}:{target.password}@{target.host}:{target.port}"
+            f"/aiqleads_b{uuid.uuid4().hex[:10]}")
+
+
+def start_cluster(base: Settings, backend: str, workers: int, work: Path, server_url: str,
+                  tree: str | None) -> Cluster:
+    prefix = f"bq{uuid.uuid4().hex[:8]}."
+    shared_url = _backend_url(backend, work, server_url, prefix)
+    settings = []
+    for i in range(workers):
+        name = f"{prefix}w{i}"
+        # chdb is one process per path: each worker of the embedded backend has its own.
+        url = _backend_url(backend, work, server_url, name) if backend == "chdb" else shared_url
+        settings.append(base.model_copy(update={
+            "topic_prefix": prefix, "clickhouse_url": url, "state_dir": work / name / "state",
+            "worker_web_port": free_port()}))
+    ensure_topics(settings[0])
+    cluster = Cluster(settings)
+    for s in settings:
+        cluster.procs.append(Process([sys.executable, "-m", "infra.cli", "worker"], _env(s, tree),
+                                     work / f"{s.topic_prefix}{s.worker_web_port}.log", tree))
+    for s, proc in zip(settings, cluster.procs, strict=True):
+        def ready(s: Settings = s, proc: Process = proc) -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"worker exited:\n{proc.tail()}")
+            try:
+                url = f"http://127.0.0.1:{s.worker_web_port}/readyz"
+                return httpx.get(url, timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(ready, timeout=180):
+            cluster.stop()
+            raise TimeoutError(f"worker not ready:\n{proc.tail()}")
+    produce(settings[0], generate(WARM_EVENTS, seed=999, malformed_share=0.0))
+    if not wait_until(lambda: cluster.landed() >= WARM_EVENTS * 0.95, timeout=180):
+        cluster.stop()
+        raise TimeoutError(f"warm-up did not land:\n{cluster.procs[0].tail()}")
+    time.sleep(1.0)  # let the warm-up's last batch land everywhere
+    return cluster
+
+
+def saturate(cluster: Cluster, events: Sequence[GeneratedEvent], seconds: float) -> dict:
+    """Produce `events` flat out; landed leads/s over at most `seconds` of landing."""
+    start = cluster.landed()
+    samples: list[tuple[float, float]] = []
+    producing = threading.Thread(target=produce, args=(cluster.settings[0], events))
+    t0 = time.monotonic()
+    producing.start()
+    target = start + sum(e.valid for e in events) * 0.98
+    cpu_start: dict[int, float] = {}
+    began = ended = None
+    while True:
+        time.sleep(SAMPLE_SECONDS)
+        now, landed = time.monotonic(), cluster.landed()
+        samples.append((now - t0, landed - start))
+        if began is None and landed > start + len(events) * 0.01:
+            began = now
+            cpu_start = {p.pid: cpu_seconds(p.pid) for p in cluster.procs}
+        if began is not None and (landed >= target or now - began >= seconds):
+            ended = now
+            break
+        if now - t0 > seconds + 300:
+            raise TimeoutError(f"nothing landed:\n{cluster.procs[0].tail()}")
+    cpu = {p.pid: cpu_seconds(p.pid) - cpu_start.get(p.pid, 0.0) for p in cluster.procs}
+    producing.join()
+    window = [(t, n) for t, n in samples if t >= began - t0]
+    (t_a, n_a), (t_b, n_b) = window[0], window[-1]
+    rate = (n_b - n_a) / (t_b - t_a) if t_b > t_a else 0.0
+    span = ended - began
+    return {"leads_per_s": rate, "samples": samples, "window_s": span,
+            "cpu_per_process": [round(c / span, 2) for c in cpu.values()]}
+
+
+def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
+    import numpy as np
+
+    if not len(values):
+        return (float("nan"),) * 3
+    p50, p95, p99 = np.percentile(np.asarray(values, dtype=float), [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def redis_visible_ms(settings: Settings) -> dict[str, int]:
+    """lead_id → Redis's clock (ms) when the lead first entered its cell's feed stream."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url)
+    seen: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{settings.topic_prefix}feed:cell:*", count=1000):
+        for entry_id, fields in client.xrange(key):
+            lead_id = fields.get(b"lead_id")
+            if lead_id is not None:
+                seen.setdefault(lead_id.decode(), int(entry_id.split(b"-")[0]))
+    return seen
+
+
+def paced(cluster: Cluster, events: Sequence[GeneratedEvent], rate: float) -> dict:
+    """Latency percentiles for `events` produced at `rate` per second."""
+    settings = cluster.settings[0]
+    since_ms = int(time.time() * 1000)
+    start = cluster.landed()
+    produce(settings, events, rate=rate)
+    target = start + sum(e.valid for e in events) * 0.98
+    wait_until(lambda: cluster.landed() >= target, timeout=120)
+    time.sleep(2.0)
+    rows = run_query(settings, "SELECT lead_id, produced_ms, scored_ms, ingested_ms FROM leads "
+                               f"WHERE produced_ms >= {since_ms}").rows
+    first: dict[str, tuple[int, int, int]] = {}
+    for lead_id, produced, scored, ingested in rows:  # pull-backs re-land: keep the first
+        if lead_id not in first or ingested < first[lead_id][2]:
+            first[lead_id] = (produced, scored, ingested)
+    visible = redis_visible_ms(settings)
+    to_scored = [s - p for p, s, _ in first.values()]
+    to_landed = [i - p for p, _, i in first.values()]
+    to_redis = [visible[k] - v[0] for k, v in first.items() if k in visible]
+    series = sorted(((p, i - p, visible[k] - p if k in visible else None)
+                     for k, (p, _, i) in first.items()), key=lambda x: x[0])
+    return {"rate": rate, "leads": len(first), "in_redis": len(to_redis),
+            "scored_ms": _quantiles(to_scored), "landed_ms": _quantiles(to_landed),
+            "redis_ms": _quantiles(to_redis), "series": series}
+
+
+@dataclass
+class BenchConfig:
+    seconds: float = 30.0
+    backends: tuple[str, ...] = ("chdb", "server")
+    workers: tuple[int, ...] = (1, 2)
+    events: int = 60_000
+    passthrough_messages: int = 30_000
+    server_url: str = "clickhouse://default:@127.0.0.1:9000/aiqleads"
+    tree: str | None = None  # another checkout to run the workers from
+    label: str = "this tree"
+
+
+def run(base: Settings, config: BenchConfig, work: Path,
+        say: Callable[[str], None] = print) -> dict:
+    """The whole bench in one sitting; returns every figure (see `summary` for the JSON)."""
+    work.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per scrape otherwise
+    say(f"passthrough: {config.passthrough_messages} messages")
+    result: dict = {"label": config.label, "runs": []}
+    # The framework's ceiling does not depend on the tree under test: always this one's.
+    result["passthrough_msgs_per_s"] = passthrough(base, config.passthrough_messages, work)
+    say(f"  {result['passthrough_msgs_per_s']:.0f} msg/s")
+    events = generate(config.events, seed=101, malformed_share=0.03)
+    for backend in config.backends:
+        for n in config.workers:
+            say(f"saturation: {backend}, {n} worker(s), {len(events)} events, "
+                f"≤{config.seconds:.0f}s")
+            cluster = start_cluster(base, backend, n, work, config.server_url, config.tree)
+            try:
+                sat = saturate(cluster, events, config.seconds)
+                say(f"  {sat['leads_per_s']:.0f} leads/s, CPU {sat['cpu_per_process']}")
+                run_ = {"backend": backend, "workers": n, **sat}
+                result["runs"].append(run_)
+            finally:
+                cluster.stop()
+                _drop_database(cluster.settings[0])
+            if n == 1:
+                # A fresh cluster: the saturation run leaves a backlog behind it.
+                rate = max(50.0, run_["leads_per_s"] / 0.97 / 2)
+                count = int(rate * min(config.seconds, 20))
+                say(f"latency: {backend}, paced at {rate:.0f}/s, {count} events")
+                cluster = start_cluster(base, backend, 1, work, config.server_url, config.tree)
+                try:
+                    run_["paced"] = paced(cluster, generate(count, seed=303), rate)
+                finally:
+                    cluster.stop()
+                    _drop_database(cluster.settings[0])
+    return result
+
+
+def _drop_database(settings: Settings) -> None:
+    target = parse_url(settings.clickhouse_url)
+    if isinstance(target, ServerUrl):
+        from clickhouse_driver import Client
+
+        Client(host=target.host, port=target.port, user=target.user,
+               password=target.password).execute(f"DROP DATABASE IF EXISTS `{target.database}`")
+
+
+def summary(result: dict) -> dict:
+    """The JSON the issue asks for (first backend's 1-worker figures at the top level)."""
+    runs = result["runs"]
+    one = next(r for r in runs if r["workers"] == 1)
+    two = next((r for r in runs if r["workers"] == 2 and r["backend"] == one["backend"]), None)
+    out = {
+        "passthrough_msgs_per_s": round(result["passthrough_msgs_per_s"], 1),
+        "e2e_leads_per_s": round(one["leads_per_s"], 1),
+        "e2e_leads_per_s_2_workers": round(two["leads_per_s"], 1) if two else None,
+        "ratio_to_passthrough": round(one["leads_per_s"] / result["passthrough_msgs_per_s"], 3),
+        "p99_landed_ms": round(one["paced"]["landed_ms"][2], 1),
+        "p99_redis_ms": round(one["paced"]["redis_ms"][2], 1),
+        "backend": one["backend"],
+        "label": result["label"],
+        "by_backend": {},
+    }
+    for r in runs:
+        entry = out["by_backend"].setdefault(r["backend"], {})
+        entry[f"leads_per_s_{r['workers']}_workers"] = round(r["leads_per_s"], 1)
+        entry[f"cpu_per_process_{r['workers']}_workers"] = r["cpu_per_process"]
+        if "paced" in r:
+            p = r["paced"]
+            entry.update({"paced_rate": round(p["rate"], 1),
+                          **{f"{k}_p50_p95_p99": [round(x, 1) for x in p[k]]
+                             for k in ("scored_ms", "landed_ms", "redis_ms")}})
+    return out
+
+
+def table(result: dict) -> str:
+    pt = result["passthrough_msgs_per_s"]
+    lines = [f"Pipeline bench ({result['label']}): no-op Faust passthrough {pt:,.0f} msg/s",
+             f"{'backend':<8}{'workers':>8}{'leads/s':>9}{'÷pass':>7}{'CPU/proc':>14}"
+             f"{'paced/s':>9}{'→scored p50/95/99 ms':>24}{'→landed p50/95/99 ms':>24}"
+             f"{'→Redis p50/95/99 ms':>24}"]
+    for r in result["runs"]:
+        cpu = "/".join(f"{c:.2f}" for c in r["cpu_per_process"])
+        row = (f"{r['backend']:<8}{r['workers']:>8}{r['leads_per_s']:>9,.0f}"
+               f"{r['leads_per_s'] / pt:>7.2f}{cpu:>14}")
+        if "paced" in r:
+            p = r["paced"]
+            row += f"{p['rate']:>9.0f}" + "".join(
+                f"{'/'.join(f'{x:.0f}' for x in p[k]):>24}"
+                for k in ("scored_ms", "landed_ms", "redis_ms"))
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: Path) -> None:
+    """Throughput (saturation runs) and latency (paced runs) over time, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 8))
+    for r in result["runs"]:
+        samples = r["samples"]
+        xs = [t for t, _ in samples[1:]]
+        ys = [(b - a) / (tb - ta) for (ta, a), (tb, b) in itertools.pairwise(samples)]
+        top.plot(xs, ys, label=f"{r['backend']}, {r['workers']} worker(s)")
+    top.set(title=f"Saturation: leads landed per second ({result['label']})",
+            xlabel="seconds since producing began", ylabel="leads/s")
+    top.legend()
+    for r in result["runs"]:
+        if "paced" not in r:
+            continue
+        series = r["paced"]["series"]
+        if not series:
+            continue
+        t0 = series[0][0]
+        bottom.plot([(p - t0) / 1000 for p, _, _ in series], [ms for _, ms, _ in series],
+                    ".", ms=2, label=f"{r['backend']}: produce → landed")
+        red = [(p, ms) for p, _, ms in series if ms is not None]
+        bottom.plot([(p - t0) / 1000 for p, _ in red], [ms for _, ms in red], ".", ms=2,
+                    label=f"{r['backend']}: produce → Redis")
+    bottom.set(title="Latency per lead at half the 1-worker maximum", xlabel="seconds",
+               ylabel="ms", yscale="log")
+    bottom.legend(markerscale=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

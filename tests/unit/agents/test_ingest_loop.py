@@ -1,0 +1,184 @@
+"""The raw → scored batch loop: an offset is committed only after every sink has the batch.
+
+`run_batches` against a scripted source (polls, produce, flush, commit recorded in one
+log) and a store whose completion the test controls: nothing is committed while the
+producer's flush or either sink is still outstanding, commits are the next offset per
+partition, batch N+1 is scored while N is stored but never stored before N committed,
+and every raw event becomes exactly one scored lead or one dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from agents.ingest import RawMessage, RawStage, run_batches
+from infra.settings import Settings
+from schemas.codec import dead_letter_decoder, scored_lead_decoder
+from schemas.contract import raw_topic
+from schemas.lead import ScoredLead
+from streams.features.build import feature_stores
+from streams.fraud.screen import FraudScreen
+from streams.ingest import IngestConfig, IngestState
+from streams.scoring.arms import Scorer
+from streams.traffic.generator import generate
+
+SETTINGS = Settings(topic_prefix="t.")
+SCORED, DLQ = SETTINGS.topic("leads.scored"), SETTINGS.topic("leads.dlq")
+
+
+def raw_messages(count: int, seed: int = 3) -> list[RawMessage]:
+    now = datetime.now(UTC).timestamp()
+    offsets: dict[tuple[str, int], int] = {}
+    messages = []
+    for i, event in enumerate(generate(count, seed=seed, malformed_share=0.1)):
+        topic, partition = SETTINGS.topic(raw_topic(event.source)), i % 2
+        offset = offsets.get((topic, partition), 0)
+        offsets[(topic, partition)] = offset + 1
+        messages.append(RawMessage(topic, partition, offset, event.key, event.value,
+                                   list(event.headers.items()), now))
+    return messages
+
+
+class Source:
+    """Scripted polls; `flush` completes when the test sets `flushed`."""
+
+    def __init__(self, polls: Sequence[list[RawMessage]], log: list[str]) -> None:
+        self.polls = list(polls)
+        self.log = log
+        self.sent: list[tuple[str, bytes]] = []
+        self.commits: list[dict[tuple[str, int], int]] = []
+        self.flushed = asyncio.Event()
+        self.flushed.set()
+
+    async def poll(self) -> list[RawMessage]:
+        await asyncio.sleep(0)
+        if not self.polls:
+            return []
+        self.log.append("poll")
+        return self.polls.pop(0)
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None = None,
+                headers: object = None, partition: int = -1) -> None:
+        assert value is not None
+        self.sent.append((topic, value))
+
+    async def flush(self) -> None:
+        await self.flushed.wait()
+        self.log.append("flushed")
+
+    async def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        self.log.append("commit")
+        self.commits.append(dict(offsets))
+
+
+def stage(source: Source) -> RawStage:
+    scorer = Scorer.from_specs(SETTINGS.model_spec, None, seed=1)
+    state = IngestState(scorer=scorer, screen=FraudScreen(), first_lead_by_contact={},
+                        stores=feature_stores().all)
+    return RawStage(SETTINGS, IngestConfig(), state, source.produce, scored_topic=SCORED,
+                    dlq_topic=DLQ)
+
+
+class Store:
+    """A sink whose batches complete when the test releases them."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.batches: list[list[ScoredLead]] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, leads: list[ScoredLead]) -> None:
+        self.log.append(f"store {len(self.batches)}")
+        self.batches.append(leads)
+        await self.release.wait()
+        self.log.append(f"stored {len(self.batches) - 1}")
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_offsets_are_committed_only_after_the_producer_and_the_sinks_have_the_batch() -> None:
+    async def scenario() -> None:
+        log: list[str] = []
+        batch = raw_messages(60)
+        source, store = Source([batch], log), Store(log)
+        source.flushed.clear()
+        loop = asyncio.create_task(run_batches(source, stage(source), store, to_message=lambda m: m,
+                                               batches=1))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert "commit" not in log and "store 0" in log  # the sink started, nothing committed
+        store.release.set()
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert "commit" not in log, "committed before the producer's flush returned"
+        source.flushed.set()
+        await asyncio.wait_for(loop, 5)
+        assert log[-1] == "commit" and log.index("stored 0") < log.index("commit")
+        assert log.index("flushed") < log.index("commit")
+        # Committed: the next offset of every partition the batch read, nothing else.
+        expected: dict[tuple[str, int], int] = {}
+        for m in batch:
+            expected[(m.topic, m.partition)] = max(expected.get((m.topic, m.partition), 0),
+                                                   m.offset + 1)
+        assert source.commits == [expected]
+
+    run(scenario())
+
+
+def test_a_sink_that_never_stores_means_no_commit() -> None:
+    async def scenario() -> None:
+        log: list[str] = []
+        source, store = Source([raw_messages(20)], log), Store(log)
+        loop = asyncio.create_task(run_batches(source, stage(source), store, to_message=lambda m: m,
+                                               batches=1))
+        await asyncio.sleep(0.2)
+        assert source.commits == [] and store.batches  # stored never returned: no commit
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+        assert source.commits == []
+
+    run(scenario())
+
+
+def test_the_next_batch_is_scored_meanwhile_but_stored_only_after_the_last_commit() -> None:
+    async def scenario() -> None:
+        log: list[str] = []
+        first, second = raw_messages(40, seed=4), raw_messages(40, seed=5)
+        source, store = Source([first, second], log), Store(log)
+        loop = asyncio.create_task(run_batches(source, stage(source), store, to_message=lambda m: m,
+                                               batches=2))
+        for _ in range(200):
+            await asyncio.sleep(0)
+        # The second batch was polled (and scored) while the first is still being stored.
+        assert log.count("poll") == 2 and "store 1" not in log
+        store.release.set()
+        await asyncio.wait_for(loop, 5)
+        assert log.index("commit") < log.index("store 1")
+        assert len(source.commits) == 2
+
+    run(scenario())
+
+
+def test_every_raw_event_becomes_one_scored_lead_or_one_dead_letter() -> None:
+    async def scenario() -> None:
+        log: list[str] = []
+        batch = raw_messages(300, seed=6)
+        source, store = Source([batch], log), Store(log)
+        store.release.set()
+        await run_batches(source, stage(source), store, to_message=lambda m: m, batches=1)
+        scored = [scored_lead_decoder.decode(v) for t, v in source.sent if t == SCORED]
+        letters = [dead_letter_decoder.decode(v) for t, v in source.sent if t == DLQ]
+        pulled_back = len(scored) - len({s.lead_id for s in scored})
+        assert len(scored) - pulled_back + len(letters) == len(batch)
+        assert letters and all(d.topic.startswith("t.leads.raw.") for d in letters)
+        # The sinks got exactly what went to leads.scored, in the same order.
+        assert [lead.lead_id for lead in store.batches[0]] == [s.lead_id for s in scored]
+
+    run(scenario())
