@@ -22,12 +22,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 
 from api.deps import SettingsDep
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.ops_state import OpsState
 from infra.health import query
 from infra.settings import Settings
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], responses=error_responses(401, 403, 503))
 
 STATIC = Path(__file__).resolve().parents[1] / "static" / "ops"
 COOKIE = "aiq_ops"

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.checks import (
+    negative_data_rejection,
+    not_a_server_error,
+    positive_data_acceptance,
+)
 
 from api.main import create_app
 from tests.integration.marketplace import drop_keys, market_settings, new_key, place, scored
@@ -47,8 +51,12 @@ def keys() -> Iterator[dict[str, str]]:
 def test_generated_requests_never_get_a_5xx(case: schemathesis.Case, who: str,
                                             keys: dict[str, str]) -> None:
     response = case.call(headers={"Authorization": f"Bearer {keys[who]}"})
-    assert response.status_code < 500, (response.status_code, response.text)
+    # 503 is an answer, not a crash: a route whose backing service is absent here (the ops
+    # DLQ view asks a worker that this test does not run) says so with a code.
+    unavailable = response.status_code == 503 and "code" in response.json()
+    assert response.status_code < 500 or unavailable, (response.status_code, response.text)
     # Schema-valid data may still be refused on meaning (422, by design); and "negative" query
     # data is often a valid query in disguise (an empty repeated parameter, "null" as text).
     case.validate_response(response, excluded_checks=[positive_data_acceptance,
-                                                      negative_data_rejection])
+                                                      negative_data_rejection,
+                                                      not_a_server_error])  # judged above
