@@ -56,7 +56,7 @@ def test_nothing_is_committed_until_redis_has_the_batch_too(
     no_redis = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
 
     worker = WorkerProcess(no_redis, tmp_path / "worker.log")
-    worker.start()
+    worker.start(down=("redis",))  # /readyz rightly says Redis is missing
     try:
         produce(settings, events)
         # The warehouse has every lead: landing does not wait for serving...
