@@ -48,6 +48,7 @@ import faust
 from confluent_kafka import Message
 from prometheus_client import Counter
 
+from agents.partitioning import pin_partitions
 from agents.persist import Changelogged, WriteBehind, restore_all
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
@@ -330,6 +331,8 @@ def register(
         help="contact|h3_r8 → first lead_id@event_ms within the dedupe window",
         use_partitioner=True,
     )
+    # The dedupe sweep deletes through Faust outside any event: no producer-metadata race.
+    pin_partitions(first_lead_by_contact, settings.topic_partitions)
     consumer = BatchConsumer(
         settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-ingest",
         [settings.topic(name) for name in RAW_TOPICS],

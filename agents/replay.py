@@ -6,10 +6,16 @@ a second one appearing:
 - rejected again → `dead_letter(...)`: status "open", the new reason and detail;
 - scored → `resolution(...)`: status "resolved", the reason it first failed with.
 Every other event is filed where it was read (topic/partition/offset of the message).
+
+A dead letter keeps at most `MAX_RAW` bytes of the event (and says so in its detail, with
+the original size and SHA-256): a 5 MB event that reached the raw topic compressed would
+make a dead letter over the producer's request limit, and the failed send crashed the
+ingest agent on every retry (found by the E6 hostile-events scenario).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from operator import itemgetter
 
@@ -20,6 +26,16 @@ from schemas.dead_letter import DeadLetter
 from streams.replay import origin_of, original_headers, replayed_reason
 
 MAX_DETAIL = 1000
+MAX_RAW = 256 * 1024  # base64 in the DLQ's JSON: ~350 KB, well under Kafka's 1 MB
+
+
+def kept_raw(raw: bytes, detail: str) -> tuple[bytes, str]:
+    """The bytes a dead letter keeps and its detail (noting a cut, with what identifies it)."""
+    if len(raw) <= MAX_RAW:
+        return raw, detail
+    digest = hashlib.sha256(raw).hexdigest()
+    note = f" [raw cut to {MAX_RAW} of {len(raw)} bytes; sha256 {digest}]"
+    return raw[:MAX_RAW], detail[: MAX_DETAIL - len(note)] + note
 
 
 def headers_of(message: Message) -> dict[str, str]:
@@ -49,9 +65,10 @@ def dead_letter(
     topic, partition, offset = origin_of(headers) or (
         message.topic, message.partition, message.offset
     )
+    raw, detail = kept_raw(raw, detail[:MAX_DETAIL])
     return DeadLetter(
         reason=reason,
-        detail=detail[:MAX_DETAIL],
+        detail=detail,
         source=source,
         topic=topic,
         partition=partition,
