@@ -32,12 +32,12 @@ from api.auth import Caller, require
 from api.errors import ApiError, error_responses
 from api.feed import FeedHub, Subscriber, catch_up, stream_id
 from api.models import LeadPublic
-from api.query import area_of, buyer_for
+from api.query import SelectionDep, buyer_for
 from infra.market_view import FeedEntry, MarketView
 from infra.metrics import FEED_CLIENTS, FEED_DELIVERY_SECONDS, FEED_EVENTS
 from infra.settings import Settings
 from streams.serve.decay import decayed
-from streams.serve.recommend import Filters, OwnAreas, QueryError, query_cells
+from streams.serve.recommend import OwnAreas, QueryError, query_cells
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
@@ -85,15 +85,7 @@ def _event(entry: FeedEntry, settings: Settings, now_ms: int) -> dict[str, Any]:
 async def feed(
     request: Request,
     caller: Annotated[Caller, Depends(require("feed"))],
-    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    radius_km: Annotated[float | None, Query(gt=0, le=500)] = None,
-    cell: Annotated[str | None, Query(max_length=20, description="H3 cell, res 5-9, hex")] = None,
-    price_min: Annotated[float | None, Query(ge=0)] = None,
-    price_max: Annotated[float | None, Query(ge=0)] = None,
-    property_type: Annotated[list[str] | None, Query(max_length=10)] = None,
-    intent: Annotated[list[str] | None, Query(max_length=5)] = None,
-    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    selected: SelectionDep,
     buyer_id: Annotated[str | None, Query(max_length=64, description="Admin keys only")] = None,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     origin: Annotated[str | None, Header(max_length=300)] = None,
@@ -101,7 +93,7 @@ async def feed(
     settings: Settings = request.app.state.settings
     cors = check_origin(request, caller, origin)
     buyer = buyer_for(request, caller, buyer_id)
-    area = area_of(lat, lon, radius_km, cell)
+    area, filters = selected.area, selected.filters
     try:
         cells = (frozenset(buyer.cells_r7) if isinstance(area, OwnAreas)
                  else frozenset(query_cells(area, settings.reco_max_radius_km)))
@@ -113,9 +105,6 @@ async def feed(
         except ValueError:
             raise ApiError(422, "bad_last_event_id",
                            "Last-Event-ID is not an id this feed sent.") from None
-    filters = Filters(price_min=price_min, price_max=price_max,
-                      property_types=frozenset(property_type or ()),
-                      intents=frozenset(intent or ()), min_score=min_score)
     window_ms = int(settings.priority_window_seconds * 1000)
     sub = Subscriber(buyer=buyer, area=area, filters=filters, cells=cells,
                      window_ms=window_ms, half_life_hours=settings.score_half_life_hours)

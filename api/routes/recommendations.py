@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.auth import Caller, require
 from api.errors import ApiError, error_responses
 from api.models import FitPublic, LeadPublic, RecommendationPublic, RecommendationsPage
-from api.query import area_of, buyer_for
+from api.query import SelectionDep, buyer_for
 from api.reco import Recommendations
 from infra.settings import Settings
 from streams.serve.decay import decayed
 from streams.serve.recommend import (
-    Filters,
     QueryError,
     decode_cursor,
     encode_cursor,
@@ -34,16 +33,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 async def recommendations(
     request: Request,
     caller: Annotated[Caller, Depends(require("recommendations"))],
-    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    radius_km: Annotated[float | None, Query(gt=0, le=500)] = None,
-    cell: Annotated[str | None, Query(max_length=20, description="H3 cell, res 5-9, hex")] = None,
-    price_min: Annotated[float | None, Query(ge=0)] = None,
-    price_max: Annotated[float | None, Query(ge=0)] = None,
-    property_type: Annotated[list[str] | None, Query(max_length=10)] = None,
-    intent: Annotated[list[str] | None, Query(max_length=5)] = None,
-    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    max_age_hours: Annotated[float | None, Query(gt=0)] = None,
+    selected: SelectionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     buyer_id: Annotated[str | None, Query(max_length=64, description="Admin keys only")] = None,
@@ -54,13 +44,7 @@ async def recommendations(
     Held and sold leads never appear. No contact details: those come with a purchase."""
     settings: Settings = request.app.state.settings
     buyer = buyer_for(request, caller, buyer_id)
-    area = area_of(lat, lon, radius_km, cell)
-    if price_min is not None and price_max is not None and price_min > price_max:
-        raise ApiError(422, "bad_price_band", "price_min is above price_max.")
-    filters = Filters(price_min=price_min, price_max=price_max,
-                      property_types=frozenset(property_type or ()),
-                      intents=frozenset(intent or ()), min_score=min_score,
-                      max_age_hours=max_age_hours)
+    area, filters = selected.area, selected.filters
     service: Recommendations = request.app.state.recommendations
     try:
         after = decode_cursor(cursor) if cursor else None
