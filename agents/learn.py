@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import faust
 import msgspec
@@ -112,19 +113,49 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
 
     @app.agent(topics.outcomes, name="learn_outcomes")
     async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            try:
-                outcome = outcome_decoder.decode(raw)
-            except msgspec.DecodeError as exc:
-                log.error("undecodable outcome skipped for learning: %s", exc)
-                continue
-            kept = features_by_lead.pop(outcome.lead_id, None)
-            if kept is not None:
-                learn(from_stored(kept), outcome)
-            elif judge(None, outcome.occurred_ms, int(time.time() * 1000)) == "unknown":
-                OUTCOMES_DROPPED.labels("unknown").inc()
-            else:
-                outcome_by_lead[outcome.lead_id] = raw.decode()
-                OUTCOMES_WAITING.set(len(outcome_by_lead))
+        if producer is None:
+            async for event in stream.events():
+                join_outcome(event, features_by_lead, outcome_by_lead, -1)
+            return
+        # The join's deletes and waits go through the same producer as `remember_features`'
+        # writes: two producers on one changelog could land a delete before the write it
+        # undoes, and a restart would then join (and learn) a replayed outcome again.
+        features = Changelogged(features_by_lead, producer.produce)
+        waiting_outcomes = Changelogged(outcome_by_lead, producer.produce)
+        async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
+            for event in events:
+                join_outcome(event, features, waiting_outcomes, event.message.partition)
+            await producer.flush()  # stored before the batch is acked
+
+    def join_outcome(event: faust.EventT, features: Any, waiting: Any, partition: int) -> None:
+        try:
+            outcome = outcome_decoder.decode(event.value)
+        except msgspec.DecodeError as exc:
+            log.error("undecodable outcome skipped for learning at %s: %s",
+                      origin(event.message), exc)
+            return
+        kept = features.get(outcome.lead_id)
+        if kept is not None:
+            _delete(features, outcome.lead_id, partition)
+            learn(from_stored(kept), outcome)
+        elif judge(None, outcome.occurred_ms, int(time.time() * 1000)) == "unknown":
+            OUTCOMES_DROPPED.labels("unknown").inc()
+        else:
+            _set(waiting, outcome.lead_id, event.value.decode(), partition)
+            OUTCOMES_WAITING.set(len(outcome_by_lead))
 
 
+
+
+def _delete(table: Any, key: str, partition: int) -> None:
+    if isinstance(table, Changelogged):
+        table.delete(key, partition)
+    else:
+        del table[key]
+
+
+def _set(table: Any, key: str, value: str, partition: int) -> None:
+    if isinstance(table, Changelogged):
+        table.set(key, value, partition)
+    else:
+        table[key] = value
