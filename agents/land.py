@@ -2,7 +2,7 @@
 
 Scored leads are landed by the raw → scored batch loop (`agents/ingest.py`) from the batch
 it scored, through `land_leads` here, before it commits; the agents below land the other
-topics (dead letters, outcomes, engagement).
+topics (dead letters, outcomes, engagement, the marketplace's cart events).
 
 Faust's `take_events` acks a batch when the loop body returns, so the insert
 happens inside the body. A failed insert is retried with backoff (the take
@@ -36,7 +36,7 @@ from infra.metrics import (
 )
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
-from schemas.codec import dead_letter_decoder, outcome_decoder
+from schemas.codec import cart_event_decoder, dead_letter_decoder, outcome_decoder
 from schemas.lead import ScoredLead
 from streams.features.behaviour import BadEngagement, decode_event
 
@@ -135,6 +135,13 @@ def register(app: faust.App, topics: Topics, settings: Settings, gate: Warehouse
             outcomes = decode_all(events, outcome_decoder.decode)
             if outcomes:
                 await land_batch(gate, "outcomes", warehouse.insert_outcomes, outcomes)
+
+    @app.agent(topics.cart, name="land_cart_events")
+    async def land_cart_events(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(batch_rows, within=within):
+            changes = decode_all(events, cart_event_decoder.decode)
+            if changes:
+                await land_batch(gate, "cart_events", warehouse.insert_cart_events, changes)
 
     @app.agent(topics.engagement, name="land_engagement")
     async def land_engagement(stream: faust.StreamT[bytes]) -> None:

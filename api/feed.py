@@ -98,6 +98,8 @@ class Subscriber:
                 return
             if not passes(card, self.filters, now_ms, self.half_life_hours):
                 return
+            # Back on the market (a hold released or run out): shown again when due.
+            self.removed.pop(entry.lead_id, None)
         delay = 0 if self.premium else self.window_ms
         heapq.heappush(self.pending, (sid[0] + delay, sid, entry))
 

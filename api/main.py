@@ -11,18 +11,23 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
+from redis.exceptions import RedisError
 
 from api import errors
 from api.feed import FeedHub
 from api.ops_state import OpsState
 from api.reco import Recommendations
-from api.routes import admin, feed, health, ingest, ops, recommendations
+from api.routes import admin, cart, checkout, feed, health, ingest, ops, orders, recommendations
 from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.keystore import KeyStore
 from infra.market_view import MarketView
+from infra.marketplace.keys import TradeKeys
+from infra.marketplace.outbox import OutboxRelay
+from infra.marketplace.payments import Payments
+from infra.marketplace.store import Marketplace
 from infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from infra.ratelimit import RateLimits
-from infra.redis_store import KeyLayout
+from infra.redis_store import KeyLayout, RedisRankings
 from infra.settings import Settings
 from streams.parse.partner_mappings import load_partners
 from streams.parse.registry import warm
@@ -38,6 +43,18 @@ websites with a publishable feed key (`pk_…`, as `?key=`). Every error is JSON
 `{"code": "...", "detail": "a sentence"}`. No response shows a lead's contact details
 before it is bought.
 """
+
+
+async def _expire_holds(market: Marketplace, every_s: float = 1.0) -> None:
+    """Leads whose holds ran out go back into the live feed (within about a second). Every
+    API process sweeps; the script is idempotent, so two sweeping at once is harmless."""
+    while True:
+        try:
+            while await market.expire_due(int(time.time() * 1000)) >= 500:
+                pass
+        except RedisError as exc:
+            log.warning("hold expiry sweep failed: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -60,6 +77,15 @@ def create_app(settings: Settings) -> FastAPI:
             max_radius_km=settings.reco_max_radius_km)
         app.state.feed_hub = FeedHub(view)
         feed_task = asyncio.create_task(app.state.feed_hub.run(), name="feed-hub")
+        app.state.rankings = RedisRankings.from_settings(settings, client=app.state.redis)
+        app.state.market = Marketplace(
+            app.state.redis, TradeKeys(settings.topic_prefix),
+            feed_maxlen=settings.feed_stream_maxlen,
+            gone_ttl_s=int(settings.lead_card_ttl_hours * 3600))
+        app.state.payments = Payments(
+            settings.stripe_api_key.get_secret_value(), settings.stripe_api_base,
+            settings.stripe_webhook_secret.get_secret_value(),
+            tolerance_s=settings.stripe_webhook_tolerance_seconds)
         app.state.producer = LeadProducer(settings.kafka_bootstrap)
         try:
             # The API starts while Kafka is down (/readyz says so); ingest connects on demand.
@@ -69,13 +95,21 @@ def create_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(warm)  # the parsers' lookup tables, before the first ingest
         app.state.ops = OpsState(settings)  # lag, metrics, health and map, off the request path
         app.state.ops.start()
+        relay = OutboxRelay(app.state.redis, TradeKeys(settings.topic_prefix), app.state.producer,
+                            settings, {b.buyer_id: b.brokerage_id
+                                       for b in app.state.buyers.values()})
+        background = [feed_task,
+                      asyncio.create_task(relay.run(), name="audit-relay"),
+                      asyncio.create_task(_expire_holds(app.state.market), name="hold-expiry")]
         try:
             yield
         finally:
             await app.state.ops.stop()
-            feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed_task
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.producer.stop()
             await app.state.redis.aclose()
 
@@ -87,6 +121,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(recommendations.router)
     app.include_router(feed.router)
+    app.include_router(cart.router)
+    app.include_router(checkout.router)
+    app.include_router(orders.router)
     app.include_router(admin.router)
 
     @app.middleware("http")

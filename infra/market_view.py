@@ -66,16 +66,16 @@ class MarketView:
                 pipe.zrevrange(self.keys.cell_rank(cell), 0, -1)
             rankings = await pipe.execute()
         ids = list(dict.fromkeys(m.decode() for members in rankings for m in members))
-        return [card for card in await self._cards(ids) if card is not None]
+        return [card for card in await self.cards(ids) if card is not None]
 
     async def buyer(self, buyer_id: str, now_ms: int) -> list[tuple[LeadCard, float]]:
         members = await self.client.zrevrange(self.keys.buyer_rank(buyer_id), 0, -1,
                                               withscores=True)
-        cards = await self._cards([m.decode() for m, _ in members])
+        cards = await self.cards([m.decode() for m, _ in members])
         return [(card, value_at(key, now_ms, self.half_life_hours))
                 for (_, key), card in zip(members, cards, strict=True) if card is not None]
 
-    async def _cards(self, lead_ids: Sequence[str]) -> list[LeadCard | None]:
+    async def cards(self, lead_ids: Sequence[str]) -> list[LeadCard | None]:
         if not lead_ids:
             return []
         raw = await self.client.mget([self.keys.card(i) for i in lead_ids])

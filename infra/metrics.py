@@ -172,3 +172,13 @@ FEED_DELIVERY_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 5, 10),
 )
 RATE_LIMITED = Counter("aiq_rate_limited_total", "Requests refused over a key's rate limit")
+# Marketplace API (transactions)
+HOLDS = Counter("aiq_holds_total", "Per-lead hold results (held, taken, sold, over_limit, "
+                "not_found)", ["result"])
+CHECKOUTS = Counter("aiq_checkouts_total", "Checkouts by result (ok, refused, replayed, error)",
+                    ["result"])
+SALES = Counter("aiq_leads_sold_total", "Leads sold (each exactly once)")
+WEBHOOKS = Counter("aiq_stripe_webhooks_total", "Stripe webhook deliveries by what they did",
+                   ["result"])
+STRIPE_ERRORS = Counter("aiq_stripe_errors_total", "Stripe calls that failed", ["call"])
+OUTBOX_RELAYED = Counter("aiq_outbox_relayed_total", "Audit events relayed to cart.events")

@@ -22,6 +22,8 @@ standard hex form, e.g. ``872a1072bffffff``):
   with ``Last-Event-ID``.
 - ``hold:{lead_id}`` — the current hold (value ``{buyer_id}|{token}|{expires_ms}``), with
   the hold's TTL; written by the marketplace API. Held leads are not offered to others.
+- ``contact:{lead_id}`` — the lead's contact details (`LeadContact`, JSON), beside the card
+  with its lifetime; read only by a sale, which copies them into the buyer's order.
 - ``seg:{lead_id}`` — the lead's recommender segment, read when buyers interact with it
   (internal, never served); ``placed:{lead_id}`` — SET of the ranking keys holding the
   lead, so it can be taken out of all of them; ``gone:{lead_id}`` — a tombstone for a
@@ -58,9 +60,9 @@ from streams.serve.ranking import LeadCard, Placement, Removal, value_at
 log = logging.getLogger(__name__)
 
 _PLACE = """
--- KEYS: gone, card, seg, placed, cell rank, feed, all feed, buyer ranks...
+-- KEYS: gone, card, seg, placed, cell rank, feed, all feed, contact, buyer ranks...
 -- ARGV: lead_id, card json, segment, lead ttl s, ranking size, feed maxlen, ranking ttl s,
---       cell key, all-feed maxlen, cell hex, buyer keys...
+--       cell key, all-feed maxlen, cell hex, contact json ('' = none), buyer keys...
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local id, ttl, size, keep = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
 local before = redis.call('SMEMBERS', KEYS[4])
@@ -68,6 +70,7 @@ for _, key in ipairs(before) do redis.call('ZREM', key, id) end
 redis.call('DEL', KEYS[4])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
+if ARGV[11] ~= '' then redis.call('SET', KEYS[8], ARGV[11], 'EX', ttl) end
 local function rank(key, score)
   redis.call('ZADD', key, score, id)
   redis.call('ZREMRANGEBYRANK', key, 0, -(size + 1))
@@ -75,7 +78,7 @@ local function rank(key, score)
   redis.call('SADD', KEYS[4], key)
 end
 rank(KEYS[5], ARGV[8])
-for i = 8, #KEYS do rank(KEYS[i], ARGV[i + 3]) end
+for i = 9, #KEYS do rank(KEYS[i], ARGV[i + 3]) end
 redis.call('EXPIRE', KEYS[4], ttl)
 if #before == 0 then
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[6], '*', 'lead_id', id, 'card', ARGV[2])
@@ -87,8 +90,9 @@ return 1
 """
 
 _REMOVE = """
--- KEYS: gone, card, placed, all feed;  ARGV: lead_id, tombstone reason ('' = none), ttl s,
--- all-feed maxlen
+-- KEYS: gone, card, placed, all feed, contact;  ARGV: lead_id, tombstone reason ('' = none),
+-- ttl s, all-feed maxlen
+redis.call('DEL', KEYS[5])
 local placed = redis.call('SMEMBERS', KEYS[3])
 for _, key in ipairs(placed) do redis.call('ZREM', key, ARGV[1]) end
 local card = redis.call('GET', KEYS[2])
@@ -146,6 +150,9 @@ class KeyLayout:
 
     def all_feed(self) -> str:
         return f"{self.prefix}feed:all"
+
+    def contact(self, lead_id: str) -> str:
+        return f"{self.prefix}contact:{lead_id}"
 
     def hold(self, lead_id: str) -> str:
         return f"{self.prefix}hold:{lead_id}"
@@ -237,11 +244,11 @@ class RedisRankings:
             return  # older than a card lives: nothing to rank
         k = self.keys
         keys = [k.gone(p.lead_id), k.card(p.lead_id), k.segment(p.lead_id), k.placed(p.lead_id),
-                k.cell_rank(p.h3_r7), k.feed(p.h3_r7), k.all_feed()]
+                k.cell_rank(p.h3_r7), k.feed(p.h3_r7), k.all_feed(), k.contact(p.lead_id)]
         args: list[str | bytes | float | int] = [
             p.lead_id, _encode(p.card), p.segment, ttl_s, self.ranking_size,
             self.feed_maxlen, self.card_ttl_s, p.cell_key, self.feed_stream_maxlen,
-            str(p.h3_r7)]
+            str(p.h3_r7), b"" if p.contact is None else _encode(p.contact)]
         for buyer_id, key in p.buyer_keys:
             keys.append(k.buyer_rank(buyer_id))
             args.append(key)
@@ -249,9 +256,9 @@ class RedisRankings:
 
     def _remove(self, pipe: aioredis.client.Pipeline, r: Removal) -> None:
         k = self.keys
-        pipe.evalsha(self._remove_sha, 4, k.gone(r.lead_id), k.card(r.lead_id),
-                     k.placed(r.lead_id), k.all_feed(), r.lead_id, r.tombstone, self.card_ttl_s,
-                     self.feed_stream_maxlen)
+        pipe.evalsha(self._remove_sha, 5, k.gone(r.lead_id), k.card(r.lead_id),
+                     k.placed(r.lead_id), k.all_feed(), k.contact(r.lead_id), r.lead_id,
+                     r.tombstone, self.card_ttl_s, self.feed_stream_maxlen)
 
     # Reads
 

@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     feed_heartbeat_seconds: float = 15.0
     feed_stream_maxlen: int = 100_000  # the global feed stream: how far back a resume reaches
 
+    # Marketplace API (transactions): holds, limits, checkout, returns
+    hold_seconds: float = 900.0  # a standard buyer's hold
+    hold_seconds_premium: float = 1800.0
+    hold_max_seconds: float = 3600.0  # extensions never take a hold past this from its start
+    checkout_hold_seconds: float = 1800.0  # a checkout keeps its holds at least this long
+    return_window_hours: float = 72.0
+    bulk_max: int = 500  # leads in one bulk call
+    cart_max_items: int = 500
+    # Per buyer unless `schemas/buyers.json` or an operator (`PUT /v1/admin/buyers/{id}/limits`)
+    # says otherwise; 0 = no limit.
+    limit_concurrent_holds: int = 100
+    limit_leads_per_day: int = 500
+    limit_daily_spend_usd: float = 25_000.0
+    stripe_webhook_tolerance_seconds: int = 300
+
     # Schema drift: profile 1 in N raw events a topic; compare windows of sampled events
     drift_sample_every: int = 10
     drift_window_events: int = 200

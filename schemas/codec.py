@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from schemas.cart import CartEvent
 from schemas.dead_letter import DeadLetter
 from schemas.lead import ScoredLead
 from schemas.outcome import Outcome
@@ -14,3 +15,4 @@ encode = encoder.encode
 scored_lead_decoder = msgspec.json.Decoder(ScoredLead)
 dead_letter_decoder = msgspec.json.Decoder(DeadLetter)
 outcome_decoder = msgspec.json.Decoder(Outcome)
+cart_event_decoder = msgspec.json.Decoder(CartEvent)

@@ -18,7 +18,8 @@ Contract:
   `leads` ORDER BY lead_id, version `scored_ms` (a property of the value, not of the landing);
   `dlq` ORDER BY (topic, partition, offset), version `received_ms`;
   `outcomes` ORDER BY (lead_id, kind, occurred_ms); `engagement` ORDER BY event_id (the
-  source's deterministic id, no version: a repeat is the same event). No PARTITION BY:
+  source's deterministic id, no version: a repeat is the same event); `cart_events` ORDER BY
+  (buyer_id, event_id) (the marketplace outbox's entry id). No PARTITION BY:
   ReplacingMergeTree only collapses rows within a partition, and no time column is a
   function of the key.
 - `ServerFeatures.for_version(...)` says what a server supports; only two things adapt:
@@ -37,6 +38,7 @@ from typing import Literal
 import msgspec
 import msgspec.inspect as mi
 
+from schemas.cart import CartEvent
 from schemas.contract import (
     CART_EVENTS_TABLE,
     DLQ_TABLE,
@@ -322,21 +324,13 @@ ENGAGEMENT = Table(
 )
 
 
-def _event_columns() -> tuple[Column, ...]:
-    # Minimal until the cart record exists; then derive it like `engagement`.
-    return (
-        Column("lead_id", "String"),
-        Column("buyer_id", "String"),
-        Column("kind", "String", low_cardinality=True),
-        Column("occurred_ms", "Int64", kind="int"),
-        INGESTED_MS,
-    )
-
-
 CART_EVENTS = Table(
     CART_EVENTS_TABLE,
-    columns=_event_columns(),
-    order_by=("lead_id", "buyer_id", "kind", "occurred_ms"),
+    columns=(*record_columns(CartEvent, low_cardinality=frozenset({"kind"})), INGESTED_MS),
+    # The outbox entry id names the event: a relayed-again event is one row.
+    order_by=("buyer_id", "event_id"),
+    record=CartEvent,
+    token_columns=("event_id",),
 )
 
 MODEL_METRICS = Table(

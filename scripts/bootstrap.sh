@@ -8,7 +8,7 @@
 #      ports `aiqleads up` uses.
 #   2. .venv with `pip install -e '.[dev]'`, redone when pyproject.toml changes.
 #   3. The Kafka broker jars, resolved by Maven from infra/deploy/kafka/pom.xml into ~/.cache/aiqleads.
-#   4. stripe-mock (go install, into .venv/bin); a failure here warns but does not stop.
+#   4. stripe-mock (go install, into .venv/bin).
 #
 # Environment: PYTHON (default python3.11), VENV (default .venv), STRIPE_MOCK_VERSION.
 set -euo pipefail
@@ -90,7 +90,8 @@ fi
 gobin="$(cd "$VENV/bin" && pwd)"
 GO=$(command -v go || echo /usr/local/go/bin/go)
 if [ ! -x "$GO" ]; then
-    log "warning: no Go toolchain, so no stripe-mock; Stripe integration tests will skip"
+    log "error: no Go toolchain, so no stripe-mock (the checkout tests and aiqleads up need it)"
+    exit 1
 else
     have="$( { "$GO" version -m "$gobin/stripe-mock" 2>/dev/null || true; } \
         | awk '$1 == "mod" { print $3 }')"
@@ -98,7 +99,8 @@ else
         log "go install stripe-mock@$STRIPE_MOCK_VERSION into $gobin (first time ~1 min)"
         if ! GOBIN="$gobin" GOFLAGS=-buildvcs=false "$GO" install \
             "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"; then
-            log "warning: stripe-mock did not install; Stripe integration tests will skip"
+            log "error: stripe-mock did not install (the checkout tests and aiqleads up need it)"
+            exit 1
         fi
     fi
 fi

@@ -1,4 +1,4 @@
-"""Operator routes (admin keys only): API keys of buyers, and the buyers themselves."""
+"""Operator routes (admin keys only): API keys of buyers, and buyers' limits."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from api.auth import Caller, require
+from api.deps import SettingsDep
 from api.errors import ApiError, error_responses
 from api.models import ApiKeyCreated, ApiKeyPublic, NewApiKey
+from api.routes.cart import limits_of
+from api.trade_models import LimitsPublic
 from infra.keystore import BUYER_SCOPES, KeyRequestError, KeyStore
+from infra.marketplace.store import Marketplace
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Caller, Depends(require("admin"))]
@@ -50,3 +54,30 @@ async def revoke_key(request: Request, _: Admin,
     if key is None:
         raise ApiError(404, "unknown_key", f"No key {key_id!r}.")
     return ApiKeyPublic.of(key)
+
+
+@router.get("/buyers/{buyer_id}/limits", response_model=LimitsPublic,
+            responses=error_responses(401, 403, 404, 422, 429, 503))
+async def get_limits(request: Request, _: Admin, settings: SettingsDep,
+                     buyer_id: Annotated[str, Path(max_length=64)]) -> LimitsPublic:
+    """The buyer's limits in force: an operator's override, else `buyers.json`, else the
+    deployment's default."""
+    buyer = request.app.state.buyers.get(buyer_id)
+    if buyer is None:
+        raise ApiError(404, "unknown_buyer", f"No buyer {buyer_id!r}.")
+    store: Marketplace = request.app.state.market
+    overrides = await store.limit_overrides(buyer_id)
+    base = limits_of(buyer, settings)
+    return LimitsPublic.of(base._replace(**overrides))
+
+
+@router.put("/buyers/{buyer_id}/limits", response_model=LimitsPublic,
+            responses=error_responses(401, 403, 404, 422, 429, 503))
+async def set_limits(request: Request, body: LimitsPublic, _: Admin,
+                     buyer_id: Annotated[str, Path(max_length=64)]) -> LimitsPublic:
+    """Set a buyer's limits, in every API process at once (0 = no limit)."""
+    if buyer_id not in request.app.state.buyers:
+        raise ApiError(404, "unknown_buyer", f"No buyer {buyer_id!r}.")
+    store: Marketplace = request.app.state.market
+    await store.set_limits(buyer_id, body.limits())
+    return body

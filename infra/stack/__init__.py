@@ -1,7 +1,8 @@
 """The local services runner behind `aiqleads up`, `down` and `status`.
 
-`up(settings)` brings up Kafka (single-node KRaft), Redis and, when `AIQ_CLICKHOUSE_URL` is a
-`clickhouse://` URL, a ClickHouse server, and returns once each answers a real request.
+`up(settings)` brings up Kafka (single-node KRaft), Redis, stripe-mock and, when
+`AIQ_CLICKHOUSE_URL` is a `clickhouse://` URL, a ClickHouse server, and returns once each
+answers a real request.
 A service that already answers on its port is used as it is; otherwise `up` starts one,
 detached in its own session, recording it in `<state_dir>/run/<name>.pid` with its output in
 `<state_dir>/logs/<name>.log`. Calling `up` again is harmless.
@@ -27,6 +28,7 @@ from infra.stack.service import (
     StackError,
     StackPaths,
 )
+from infra.stack.stripe_mock import StripeMockService
 
 __all__ = [
     "MissingPrerequisiteError",
@@ -43,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 def services(settings: Settings) -> list[ManagedService]:
     """The services these settings need, in start order (slowest to boot last)."""
-    needed: list[ManagedService] = [RedisService(settings)]
+    needed: list[ManagedService] = [RedisService(settings), StripeMockService(settings)]
     if uses_server(settings):
         needed.append(ClickHouseService(settings))
     needed.append(KafkaService(settings))
@@ -68,6 +70,7 @@ def down(settings: Settings) -> None:
             KafkaService(settings),
             ClickHouseService(settings),
             RedisService(settings),
+            StripeMockService(settings),
         ):
             if service.stop():
                 logger.info("%s stopped", service.name)
@@ -77,7 +80,8 @@ def down(settings: Settings) -> None:
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """One line per service: Kafka, Redis and the warehouse (server or embedded)."""
-    found = [KafkaService(settings).status(), RedisService(settings).status()]
+    found = [KafkaService(settings).status(), RedisService(settings).status(),
+             StripeMockService(settings).status()]
     if uses_server(settings):
         found.append(ClickHouseService(settings).status())
     else:

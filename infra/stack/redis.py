@@ -1,6 +1,8 @@
-"""Redis from Debian's `redis-server`, in the foreground of its own session, no persistence.
+"""Redis from Debian's `redis-server`, in the foreground of its own session.
 
-Everything in it is derived state the agents rebuild, so no RDB snapshots and no AOF.
+Rankings and feeds are derived state the agents rebuild, but API keys, holds, orders and
+idempotency records are not: Redis keeps an append-only file fsynced on every write
+(`appendfsync always`) and no RDB snapshots.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ from typing import Any, Self
 from infra.warehouse.columns import build_columns, dedup_token
 from infra.warehouse.errors import WarehouseNotStarted
 from infra.warehouse.result import QueryResult
+from schemas.cart import CartEvent
 from schemas.ddl import (
+    CART_EVENTS,
     DLQ,
     ENGAGEMENT,
     LEADS,
@@ -81,6 +83,9 @@ class Warehouse(ABC):
 
     def insert_model_metrics(self, rows: Sequence[ModelMetrics], landed_ms: int) -> None:
         self._insert(MODEL_METRICS, rows, landed_ms)
+
+    def insert_cart_events(self, events: Sequence[CartEvent], landed_ms: int) -> None:
+        self._insert(CART_EVENTS, events, landed_ms)
 
     @abstractmethod
     def query(self, sql: str) -> QueryResult: ...

@@ -93,6 +93,24 @@ class LeadCard(msgspec.Struct, kw_only=True, frozen=True):
     reasons: list[str] = []  # buyer phrases ("phone number given"), strongest first
 
 
+class LeadContact(msgspec.Struct, kw_only=True, frozen=True):
+    """What a purchase reveals, to its buyer only: who to call and where the home is."""
+
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    street: str | None
+    message: str
+    consent: bool
+
+
+def lead_contact(lead: ScoredLead) -> LeadContact:
+    return LeadContact(first_name=lead.first_name, last_name=lead.last_name, email=lead.email,
+                       phone=lead.phone, street=lead.street, message=lead.message,
+                       consent=lead.consent)
+
+
 def lead_card(lead: ScoredLead) -> LeadCard:
     return LeadCard(
         lead_id=lead.lead_id, source=lead.source, intent=lead.intent,
@@ -118,6 +136,7 @@ class Placement(NamedTuple):
     segment: str
     cell_key: float
     buyer_keys: list[tuple[str, float]]  # (buyer_id, sort key)
+    contact: LeadContact | None = None  # kept privately beside the card, for its buyer
 
 
 class Removal(NamedTuple):
@@ -179,6 +198,7 @@ def place(lead: ScoredLead, index: BuyerIndex, recommender: Recommender | None,
         lead_id=lead.lead_id,
         h3_r7=lead.h3_r7,
         card=lead_card(lead),
+        contact=lead_contact(lead),
         segment=segment_id,
         cell_key=sort_key(lead.score, created, half_life_hours),
         buyer_keys=buyer_keys,
