@@ -102,6 +102,14 @@ async def hold(request: Request, body: OneLead, caller: CartCaller,
     raise ApiError(409, o.limit or o.result, item.detail)
 
 
+@router.put("/holds/{lead_id}", status_code=status.HTTP_201_CREATED, response_model=HoldPublic,
+            responses=error_responses(404, 409, *_ERRORS))
+async def put_hold(request: Request, lead_id: Annotated[LeadId, Path()], caller: CartCaller,
+                   settings: SettingsDep) -> HoldPublic:
+    """The same as `POST /v1/holds` with the lead in the path: hold it (idempotent)."""
+    return await hold(request, OneLead(lead_id=lead_id), caller, settings)
+
+
 @router.post("/holds/bulk", response_model=BulkResults,
              responses=error_responses(*_ERRORS))
 async def hold_many(request: Request, body: ManyLeads, caller: CartCaller,
