@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from redis.exceptions import RedisError
 
@@ -18,6 +17,7 @@ from api.feed import FeedHub
 from api.ops_state import OpsState
 from api.reco import Recommendations
 from api.routes import admin, cart, checkout, feed, health, ingest, ops, orders, recommendations
+from infra import redis_client
 from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.keystore import KeyStore
 from infra.market_view import MarketView
@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         # The worker's partner feeds: an HTTP partner row is checked as the worker will.
         app.state.partners = load_partners(settings.partners_file)
-        app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+        app.state.redis = redis_client.connect(settings.redis_url)
         app.state.buyers = {b.buyer_id: b for b in load_buyers(settings.buyers_file)}
         app.state.keys = KeyStore(app.state.redis, prefix=settings.topic_prefix)
         app.state.rate_limits = RateLimits(settings.redis_url, prefix=settings.topic_prefix)

@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from infra.redis_client import reconnecting
+
 
 class Verdict(NamedTuple):
     allowed: bool
@@ -24,7 +26,8 @@ class RateLimits:
 
     def __init__(self, redis_url: str, prefix: str = "") -> None:
         self._storage = RedisStorage(redis_url.replace("redis://", "async+redis://", 1),
-                                     implementation="redispy", key_prefix=f"{prefix}ratelimit")
+                                     implementation="redispy", key_prefix=f"{prefix}ratelimit",
+                                     **reconnecting())
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._rules: dict[str, RateLimitItem] = {}
 

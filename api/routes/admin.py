@@ -72,7 +72,7 @@ async def get_limits(request: Request, _: Admin, settings: SettingsDep,
 
 
 @router.put("/buyers/{buyer_id}/limits", response_model=LimitsPublic,
-            responses=error_responses(401, 403, 404, 422, 429, 503))
+            responses=error_responses(400, 401, 403, 404, 422, 429, 503))
 async def set_limits(request: Request, body: LimitsPublic, _: Admin,
                      buyer_id: Annotated[str, Path(max_length=64)]) -> LimitsPublic:
     """Set a buyer's limits, in every API process at once (0 = no limit)."""

@@ -36,7 +36,7 @@ from streams.trade.limits import LIMIT_SENTENCES, Limits, effective_limits
 
 router = APIRouter(prefix="/v1", tags=["cart"])
 CartCaller = Annotated[Caller, Depends(require("cart"))]
-_ERRORS = (401, 403, 422, 429, 503)
+_ERRORS = (400, 401, 403, 422, 429, 503)
 
 
 def now_ms() -> int:

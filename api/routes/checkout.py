@@ -42,7 +42,7 @@ def payments(request: Request) -> Payments:
 
 
 @router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=CheckoutPublic,
-             responses=error_responses(401, 403, 409, 422, 429, 502, 503))
+             responses=error_responses(400, 401, 403, 409, 422, 429, 502, 503))
 async def checkout(request: Request, body: CheckoutRequest, caller: CartCaller,
                    settings: SettingsDep,
                    idempotency_key: Annotated[str, Header(min_length=8, max_length=128,

@@ -21,7 +21,7 @@ from infra.marketplace.store import LeadReturn
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 OrdersCaller = Annotated[Caller, Depends(require("orders"))]
-_ERRORS = (401, 403, 422, 429, 503)
+_ERRORS = (400, 401, 403, 422, 429, 503)
 
 
 @router.get("/orders", response_model=list[OrderPublic], responses=error_responses(*_ERRORS))

@@ -5,6 +5,9 @@
 -- ARGV: buyer, checkout id, now ms, lock until ms, n, lead ids...
 local buyer, id, now, lock = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local n = tonumber(ARGV[5])
+-- Run again (a client retry after a lost reply): the reservation as made the first time.
+local made = redis.call('HMGET', KEYS[4], 'items', 'total_cents', 'credit_cents')
+if made[1] then return {'ok', made[1], made[2], made[3]} end
 local items, refused, total = {}, {}, 0
 for i = 1, n do
   local lead, k = ARGV[5 + i], 5 + (i - 1) * 3
