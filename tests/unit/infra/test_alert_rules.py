@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "infra" / "deploy" / "prometheus" / "rules.yml"
 RULE_TESTS = Path(__file__).parent / "data" / "alert_rules_test.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
-MARKETPLACE_METRICS = {"aiq_checkouts_total", "aiq_stripe_errors_total"}
 
 
 def _promtool() -> str:
@@ -44,8 +43,6 @@ def test_rules_name_only_exported_metrics() -> None:
     assert used, "no aiq_ metrics in the rules?"
     missing = {name for name in used if name.removesuffix("_total") not in exported
                and re.sub(r"_(bucket|sum|count)$", "", name) not in exported}
-    # Exported by the marketplace API (buyer checkouts), declared with it.
-    missing -= MARKETPLACE_METRICS
     assert not missing, f"rules use metrics the worker does not export: {sorted(missing)}"
 
 
