@@ -164,10 +164,11 @@ class FeedHub:
             for sub in tuple(targets):
                 sub.offer(entry)
 
-    async def run(self) -> None:
-        """Follow the stream until cancelled; Redis outages are waited out."""
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Follow the stream until `stop` is set (within one blocking read) or cancelled;
+        Redis outages are waited out."""
         backoff = 0.5
-        while True:
+        while stop is None or not stop.is_set():
             try:
                 if not self._started.is_set():
                     self.position = await self.view.feed_head()

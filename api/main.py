@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from redis.exceptions import RedisError
 
@@ -45,16 +46,18 @@ before it is bought.
 """
 
 
-async def _expire_holds(market: Marketplace, every_s: float = 1.0) -> None:
+async def _expire_holds(market: Marketplace, stop: asyncio.Event, every_s: float = 1.0
+                        ) -> None:
     """Leads whose holds ran out go back into the live feed (within about a second). Every
     API process sweeps; the script is idempotent, so two sweeping at once is harmless."""
-    while True:
+    while not stop.is_set():
         try:
             while await market.expire_due(int(time.time() * 1000)) >= 500:
                 pass
         except RedisError as exc:
             log.warning("hold expiry sweep failed: %s", exc)
-        await asyncio.sleep(every_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -75,8 +78,16 @@ def create_app(settings: Settings) -> FastAPI:
             half_life_hours=settings.score_half_life_hours,
             window_ms=int(settings.priority_window_seconds * 1000),
             max_radius_km=settings.reco_max_radius_km)
-        app.state.feed_hub = FeedHub(view)
-        feed_task = asyncio.create_task(app.state.feed_hub.run(), name="feed-hub")
+        # Blocking reads (the feed hub's XREAD, the relay's XREADGROUP) get a client of their
+        # own without command retries: a retried blocking read can outlive its task's cancel.
+        blocking = aioredis.Redis.from_url(settings.redis_url)
+        app.state.feed_hub = FeedHub(MarketView(blocking, KeyLayout(settings.topic_prefix),
+                                                settings.score_half_life_hours))
+        # Loops that stop on an event, not on cancel alone: under Python 3.11 a cancel that
+        # lands inside a Redis client's own timeout handling can be swallowed, and a loop
+        # waiting only for its cancel would then outlive the shutdown.
+        stop = asyncio.Event()
+        feed_task = asyncio.create_task(app.state.feed_hub.run(stop), name="feed-hub")
         app.state.rankings = RedisRankings.from_settings(settings, client=app.state.redis)
         app.state.market = Marketplace(
             app.state.redis, TradeKeys(settings.topic_prefix),
@@ -95,23 +106,24 @@ def create_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(warm)  # the parsers' lookup tables, before the first ingest
         app.state.ops = OpsState(settings)  # lag, metrics, health and map, off the request path
         app.state.ops.start()
-        relay = OutboxRelay(app.state.redis, TradeKeys(settings.topic_prefix), app.state.producer,
+        relay = OutboxRelay(blocking, TradeKeys(settings.topic_prefix), app.state.producer,
                             settings, {b.buyer_id: b.brokerage_id
                                        for b in app.state.buyers.values()})
         background = [feed_task,
-                      asyncio.create_task(relay.run(), name="audit-relay"),
-                      asyncio.create_task(_expire_holds(app.state.market), name="hold-expiry")]
+                      asyncio.create_task(relay.run(stop), name="audit-relay"),
+                      asyncio.create_task(_expire_holds(app.state.market, stop),
+                                          name="hold-expiry")]
         try:
             yield
         finally:
             await app.state.ops.stop()
-            for task in background:
+            stop.set()  # then cancel: ends blocking reads at once, and the event ends a
+            for task in background:  # loop whose cancel was swallowed at its next turn
                 task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.wait(background, timeout=3)
             await app.state.producer.stop()
             await app.state.redis.aclose()
+            await blocking.aclose()
 
     app = FastAPI(title="AIQLeads Stream", version="0.1.0", lifespan=lifespan,
                   description=_DESCRIPTION)

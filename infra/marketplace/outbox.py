@@ -53,10 +53,11 @@ class OutboxRelay:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.relayed = 0
 
-    async def run(self, idle_s: float = 1.0) -> None:
-        """Relay until cancelled; Redis or Kafka down only delays (entries wait)."""
+    async def run(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """Relay until `stop` is set (within `idle_s`); Redis or Kafka down only delays
+        (entries wait)."""
         backoff = 0.5
-        while True:
+        while not stop.is_set():
             try:
                 await self._ensure_group()
                 await self._claim_abandoned()
@@ -65,11 +66,10 @@ class OutboxRelay:
                 if fresh:
                     await self._relay(fresh)
                 backoff = 0.5
-            except asyncio.CancelledError:
-                raise
             except (RedisError, ProduceFailed, OSError) as exc:
                 log.warning("audit relay waiting (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def _ensure_group(self) -> None:

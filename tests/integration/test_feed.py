@@ -138,7 +138,11 @@ async def test_leads_reach_sse_clients_with_priority_and_resume(world: Any) -> N
         return len(placed) >= len(events) * 0.8 and set(premium.leads()) >= placed
 
     assert await _eventually(all_placed, 90), (len(placed), len(premium.leads()))
-    assert placed and set(premium.leads()) == placed, (len(placed), len(premium.leads()))
+    # A lead taken back after it was shown (a later duplicate or fraud verdict) was shown,
+    # then removed: what the premium buyer still has is exactly what is placed.
+    taken_back = {d["lead_id"] for _, e, _, d in premium.got if e == "removed"}
+    assert placed and set(premium.leads()) - taken_back == placed, (
+        len(placed), len(premium.leads()), len(taken_back))
     assert len(premium.leads()) == len(set(premium.leads()))  # nothing twice
 
     # A sale takes the lead out of the feed of those who saw it.

@@ -16,6 +16,7 @@ from infra.marketplace.keys import TradeKeys
 from infra.marketplace.store import Marketplace
 from schemas.market import BuyerLimits
 from streams.trade.limits import Limits
+from tests.integration.harness import free_port
 from tests.integration.marketplace import (
     api_client,
     api_process,
@@ -283,7 +284,7 @@ async def test_fifty_buyers_race_for_one_lead_a_thousand_times(tmp_path: Path) -
 
 async def test_holds_race_across_two_api_processes(tmp_path: Path) -> None:
     settings = trade_settings(tmp_path)
-    other = settings.model_copy(update={"api_port": settings.api_port + 1})
+    other = settings.model_copy(update={"api_port": free_port()})
     trials, racers = 40, 50
     await place(settings, [scored(i) for i in range(trials)])
     buyers = [f"b-{i:02d}" for i in range(racers)]
@@ -298,7 +299,8 @@ async def test_holds_race_across_two_api_processes(tmp_path: Path) -> None:
                         http.post(f"{(one, two)[i % 2]}/v1/holds", json={"lead_id": lead},
                                   headers=auth(keys[b])) for i, b in enumerate(buyers)))
                     codes = sorted(a.status_code for a in answers)
-                    assert codes == [201] + [409] * (racers - 1), (t, codes)
+                    assert codes == [201] + [409] * (racers - 1), (
+                        t, codes, [a.text for a in answers if a.status_code not in (201, 409)])
                     winner = next(b for b, a in zip(buyers, answers, strict=True)
                                   if a.status_code == 201)
                     value = await redis_get(settings, f"hold:{lead}")

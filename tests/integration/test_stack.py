@@ -32,6 +32,7 @@ from infra.stack import process as stack_process
 from infra.stack.clickhouse import ClickHouseService, ClickHouseTarget
 from infra.stack.kafka import KafkaService, new_cluster_id, split_bootstrap
 from infra.stack.redis import RedisService
+from infra.stack.stripe_mock import StripeMockService
 
 SERVER_URL_ENV = "AIQ_TEST_CLICKHOUSE_URL"
 DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
@@ -143,14 +144,15 @@ def test_clickhouse_server_answers_and_has_the_database(stack: Settings) -> None
 @integration
 def test_status_reports_every_service_running(stack: Settings) -> None:
     found = {s.name: s for s in status(stack)}
-    assert set(found) == {"kafka", "redis", "clickhouse"}
+    assert set(found) == {"kafka", "redis", "clickhouse", "stripe-mock"}
     assert all(s.running for s in found.values()), found
     assert "version" in found["clickhouse"].detail
 
 
 @integration
 def test_up_again_is_quick_and_keeps_the_same_processes(stack: Settings) -> None:
-    services = [KafkaService(stack), RedisService(stack), ClickHouseService(stack)]
+    services = [KafkaService(stack), RedisService(stack), ClickHouseService(stack),
+                StripeMockService(stack)]
     before = [s.running_pid() for s in services]
     began = time.monotonic()
     up(stack)
