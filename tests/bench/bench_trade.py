@@ -329,7 +329,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{race['winners']}, double grants {race['double_grants']}, no winner "
                 f"{race['no_winner']} | |")
     rows += ["", "| buyer's holds | one hold p50 ms | p99 ms |", "|---|---|---|"]
-    rows += [f"| {n:,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |"
+    rows += [f"| {int(n):,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |"
              for n, r in results["hold_cost"].items()]
     return "\n".join(rows)
 
