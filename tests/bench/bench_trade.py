@@ -67,6 +67,7 @@ CHECKOUT_BUYERS = BUYERS[20:30]
 CHECKOUT_BASE, RACE_BASE, SCALE_BASE = 20_000, 22_000, 30_000  # outside the holds' URLs
 SCALE_HOLDS = (0, 100, 1_000, 5_000, 20_000)
 SCALE_PROBES = 50
+KEEPALIVE_S = 2.0  # under uvicorn's 5 s: httpx's default 5 s races the server's close
 HIGH = BuyerLimits(concurrent_holds=1_000_000, leads_per_day=1_000_000,
                    daily_spend_usd=1e9)
 
@@ -209,7 +210,8 @@ async def _checkouts(url: str, keys: dict[str, str]) -> dict[str, Any]:
     timings: dict[str, list[float]] = {"sequential": [], "concurrent": []}
     intents: list[str] = []
     async with httpx.AsyncClient(base_url=url, timeout=60,
-                                 limits=httpx.Limits(max_connections=CONCURRENT)) as http:
+                                 limits=httpx.Limits(max_connections=CONCURRENT,
+                                                     keepalive_expiry=KEEPALIVE_S)) as http:
         for buyer, leads in baskets:  # holding is not what is timed here
             held = await http.post("/v1/holds/bulk", json={"lead_ids": leads},
                                    headers=auth(keys[buyer]))
@@ -255,7 +257,8 @@ async def _race(urls: tuple[str, str], keys: dict[str, str], settings: Settings
     latencies: list[float] = []
     client = aioredis.Redis.from_url(settings.redis_url)
     trade_keys = TradeKeys(settings.topic_prefix)
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=RACERS)
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=RACERS,
+                                                                   keepalive_expiry=KEEPALIVE_S)
                                  ) as http:
 
         async def racer(i: int, buyer: str, lead: str) -> httpx.Response:
