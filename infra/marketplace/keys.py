@@ -1,7 +1,9 @@
 """Marketplace key names, beside the rankings' (`infra.redis_store.KeyLayout`).
 
 - ``hold:{lead}`` — the hold (``{buyer}|{token}|{expires_ms}``, PXAT its expiry);
-  ``holding:{buyer}`` — HASH lead → ``{token}|{expires_ms}|{cents}|{started_ms}``;
+  ``holding:{buyer}`` — HASH lead → ``{token}|{expires_ms}|{cents}|{started_ms}``, with
+  ``holding:{buyer}|exp`` (ZSET lead by expiry) and ``holding:{buyer}|cents`` (their worth)
+  kept in step, so a hold's limit check does not scan the buyer's holds;
   ``holds:expiry`` — ZSET ``{lead}|{buyer}|{token}`` by expiry, for the sweeper;
   ``holds:seq`` — the fencing-token counter.
 - ``cart:{buyer}`` — ZSET of leads by time added.

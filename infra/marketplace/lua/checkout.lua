@@ -30,8 +30,7 @@ for i, item in ipairs(items) do
   if lock > expires then
     local _, _, cents, started = holding_parts(redis.call('HGET', KEYS[1], item.lead_id))
     redis.call('SET', KEYS[k + 1], buyer .. '|' .. item.token .. '|' .. lock, 'PXAT', lock)
-    redis.call('HSET', KEYS[1], item.lead_id,
-               item.token .. '|' .. lock .. '|' .. cents .. '|' .. started)
+    holding_put(KEYS[1], item.lead_id, item.token, lock, cents, started)
     redis.call('ZADD', KEYS[2], lock, item.lead_id .. '|' .. buyer .. '|' .. item.token)
   end
 end

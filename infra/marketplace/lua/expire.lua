@@ -12,7 +12,7 @@ for _, member in ipairs(due) do
   if not (holder == buyer and current == tonumber(token)) then
     local holding = prefix .. 'holding:' .. buyer
     local t = holding_parts(redis.call('HGET', holding, lead))
-    if t == tonumber(token) then redis.call('HDEL', holding, lead) end
+    if t == tonumber(token) then holding_drop(holding, lead) end
     local card = redis.call('GET', prefix .. 'lead:' .. lead)
     if not holder and card and redis.call('EXISTS', prefix .. 'gone:' .. lead) == 0 then
       announce(KEYS[2], ARGV[2], lead, card, 'expired')

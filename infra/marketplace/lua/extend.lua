@@ -7,7 +7,7 @@ local _, _, cents, started = holding_parts(redis.call('HGET', KEYS[2], lead))
 local until_ms = math.min(now + tonumber(ARGV[4]), started + tonumber(ARGV[5]))
 if until_ms <= expires then return {'at_max', tostring(token), tostring(expires)} end
 redis.call('SET', KEYS[1], buyer .. '|' .. token .. '|' .. until_ms, 'PXAT', until_ms)
-redis.call('HSET', KEYS[2], lead, token .. '|' .. until_ms .. '|' .. cents .. '|' .. started)
+holding_put(KEYS[2], lead, token, until_ms, cents, started)
 redis.call('ZADD', KEYS[3], until_ms, lead .. '|' .. buyer .. '|' .. token)
 emit(KEYS[4], {kind = 'extend', buyer_id = buyer, lead_id = lead, hold_token = token,
                occurred_ms = now, expires_ms = until_ms})

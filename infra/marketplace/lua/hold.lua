@@ -10,16 +10,7 @@ local max_holds = tonumber(over[1] or ARGV[4])
 local per_day = tonumber(over[2] or ARGV[5])
 local spend_cap = tonumber(over[3] or ARGV[6])
 
-local active, held_cents = 0, 0
-local entries = redis.call('HGETALL', KEYS[1])
-for i = 1, #entries, 2 do
-  local _, expires, cents = holding_parts(entries[i + 1])
-  if expires <= now then
-    redis.call('HDEL', KEYS[1], entries[i])
-  else
-    active, held_cents = active + 1, held_cents + cents
-  end
-end
+local active, held_cents = holding_live(KEYS[1], now)
 local day = redis.call('HMGET', KEYS[4], 'leads', 'cents')
 local bought, spent = tonumber(day[1] or '0'), tonumber(day[2] or '0')
 
@@ -50,7 +41,7 @@ for i = 1, tonumber(ARGV[8]) do
         else
           token, expires = redis.call('INCR', KEYS[3]), now + ttl
           redis.call('SET', KEYS[k + 1], buyer .. '|' .. token .. '|' .. expires, 'PXAT', expires)
-          redis.call('HSET', KEYS[1], lead, token .. '|' .. expires .. '|' .. cents .. '|' .. now)
+          holding_put(KEYS[1], lead, token, expires, cents, now)
           redis.call('ZADD', KEYS[2], expires, lead .. '|' .. buyer .. '|' .. token)
           redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[7], '*', 'kind', 'removed',
                      'lead_id', lead, 'cell', cell_of(card), 'reason', 'held', 'by', buyer)

@@ -13,6 +13,33 @@ local function holding_parts(value)
   return tonumber(t), tonumber(e), tonumber(c), tonumber(s)
 end
 
+-- A buyer's holds: the HASH `holding`, beside it `holding|exp` (ZSET lead by expiry) and
+-- `holding|cents` (what the holds are worth), kept in step by these three functions so a
+-- hold's limit check costs the same whatever the buyer holds (no scan of the HASH).
+local function holding_drop(holding, lead)
+  local _, _, cents = holding_parts(redis.call('HGET', holding, lead))
+  if redis.call('HDEL', holding, lead) == 1 then
+    redis.call('DECRBY', holding .. '|cents', cents)
+  end
+  redis.call('ZREM', holding .. '|exp', lead)
+end
+
+local function holding_put(holding, lead, token, expires, cents, started)
+  holding_drop(holding, lead)
+  redis.call('HSET', holding, lead, token .. '|' .. expires .. '|' .. cents .. '|' .. started)
+  redis.call('ZADD', holding .. '|exp', expires, lead)
+  redis.call('INCRBY', holding .. '|cents', cents)
+end
+
+-- Drop the holds that ran out; the number left and what they are worth.
+local function holding_live(holding, now)
+  for _, lead in ipairs(redis.call('ZRANGEBYSCORE', holding .. '|exp', '-inf', now)) do
+    holding_drop(holding, lead)
+  end
+  return redis.call('ZCARD', holding .. '|exp'),
+         tonumber(redis.call('GET', holding .. '|cents') or '0')
+end
+
 -- The card's digits as written: a 64-bit H3 cell would lose precision as a Lua number.
 local function cell_of(card)
   return card and string.match(card, '"h3_r7":(%d+)') or '0'

@@ -8,7 +8,7 @@ for i = 1, tonumber(ARGV[4]) do
   local holder, token = hold_parts(redis.call('GET', KEYS[k + 1]))
   if holder == buyer then
     redis.call('DEL', KEYS[k + 1])
-    redis.call('HDEL', KEYS[1], lead)
+    holding_drop(KEYS[1], lead)
     redis.call('ZREM', KEYS[2], lead .. '|' .. buyer .. '|' .. token)
     local card = redis.call('GET', KEYS[k + 2])
     if card and redis.call('EXISTS', KEYS[k + 3]) == 0 then

@@ -32,7 +32,7 @@ for i, item in ipairs(items) do
     redis.call('SET', KEYS[k + 3], order_id)
     redis.call('SET', KEYS[k + 2], 'sold', 'EX', tonumber(ARGV[3]))
     if holder then redis.call('DEL', KEYS[k + 1]) end
-    redis.call('HDEL', KEYS[7], item.lead_id)
+    holding_drop(KEYS[7], item.lead_id)
     redis.call('ZREM', KEYS[8], item.lead_id .. '|' .. buyer .. '|' .. (holder and token or item.token))
     local card = redis.call('GET', KEYS[k + 5])
     sold[#sold + 1] = {lead_id = item.lead_id, cents = item.cents,
