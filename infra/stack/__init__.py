@@ -46,7 +46,7 @@ def services(settings: Settings) -> list[ManagedService]:
     needed: list[ManagedService] = [RedisService(settings)]
     if uses_server(settings):
         needed.append(ClickHouseService(settings))
-    needed.append(KafkaService(settings))
+    needed.extend(KafkaService.cluster(settings))
     return needed
 
 
@@ -65,7 +65,7 @@ def down(settings: Settings) -> None:
     """Stop the services `up` started under this state dir, whatever the URLs say now."""
     with process.exclusive(_lock_file(settings)):
         for service in (
-            KafkaService(settings),
+            *KafkaService.cluster(settings),
             ClickHouseService(settings),
             RedisService(settings),
         ):
@@ -77,7 +77,8 @@ def down(settings: Settings) -> None:
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """One line per service: Kafka, Redis and the warehouse (server or embedded)."""
-    found = [KafkaService(settings).status(), RedisService(settings).status()]
+    found = [*(node.status() for node in KafkaService.cluster(settings)),
+             RedisService(settings).status()]
     if uses_server(settings):
         found.append(ClickHouseService(settings).status())
     else:
