@@ -17,6 +17,11 @@ and drops its waiting outcome. The marks go to the changelogs through the worker
 producer; the held messages are acked once they are stored (`acked_when_stored`), so a
 commit never runs ahead of the marks that make a replay harmless.
 
+One window stays: a SIGKILL after the checkpoint is written and before its marks are stored
+(the time of one flush, milliseconds) replays lessons the checkpoint already holds, and
+those are learned twice. Closing it would mean storing the released lead ids inside the
+scorer's checkpoint.
+
 Holding works with `Stream.take_events`, which acks every event of a batch after the batch:
 `hold` takes one more reference on the message, and the release gives it back.
 """
