@@ -43,7 +43,8 @@ def rebalanced(settings: Settings, events: list[GeneratedEvent], logs: Path
         "state_dir": logs / "second-state", "worker_web_port": free_port()}),
         logs / "second.log")
     first.start(timeout=120)
-    stream = SteadyStream(settings, events, rate=RATE).start()
+    # Outcomes too: partitions move while lessons wait for a checkpoint (agents/lessons.py).
+    stream = SteadyStream(settings, events, rate=RATE, outcome_every=5).start()
     try:
         stream.wait(8)
         second.start(timeout=180)  # 1 → 2: partitions and their tables move

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.chaos,
 
 RATE = 200.0
 OUTAGE = 30.0
+KEPT_LANDING = 0.5  # share of the events sent during the outage that must land meanwhile
 SELLABLE = ("SELECT lead_id FROM leads FINAL WHERE h3_r7 != 0 AND NOT quarantined "
             "AND duplicate_of IS NULL")
 
@@ -47,8 +48,10 @@ def test_e4_redis_down_30s(
         # Leads scored before this were served into the Redis that just lost everything.
         stopped_ms = int(time.time() * 1000)
         landed_at_stop = tally(run_settings, produced).leads_final
+        sent_at_stop = stream.sent
         time.sleep(OUTAGE)  # the outage itself
         landed_during = tally(run_settings, produced).leads_final - landed_at_stop
+        sent_during = stream.sent - sent_at_stop
         private_stack.start("redis")
         stream.join()
         result = settle(run_settings, produced)
@@ -69,9 +72,14 @@ def test_e4_redis_down_30s(
         alive = worker.proc is not None and worker.proc.poll() is None
     finally:
         worker.stop()
-    ok = landed_during > 0 and caught_up and alive
-    scenario_table.add(len(events), "Redis down 30 s", result, extra_ok=ok)
+    # Keeps landing: most of what arrived during the outage is in the warehouse before Redis
+    # is back (not only the batch that was in flight when it went).
+    kept_landing = landed_during >= KEPT_LANDING * sent_during
+    ok = kept_landing and caught_up and alive
+    scenario_table.add(len(events), f"Redis down 30 s; landed {landed_during:,} of "
+                       f"{sent_during:,} sent meanwhile", result, extra_ok=ok)
     assert result.exact, result.verdict() + "\n" + worker.log_tail()
-    assert landed_during > 0, "nothing landed in ClickHouse while Redis was down"
+    assert kept_landing, (f"{landed_during} leads landed in ClickHouse while Redis was down, "
+                          f"of {sent_during} events sent meanwhile")
     assert caught_up, f"{cards} of {len(wanted)} cards after Redis came back"
     assert alive, worker.log_tail()
