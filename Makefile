@@ -5,6 +5,7 @@
 #   make run      everything: services, worker, API, demo traffic
 #   make test     start the test services, run pytest, stop the services (exit code = pytest's)
 #   make bench    the same services, the benchmarks in tests/bench
+#   make chaos    the fault scenarios (tests/e2e) at full size, plus the slow ones; a table
 #   make lint     ruff
 #
 # Tests use their own state dir, $(TEST_STATE_DIR) (inside the git-ignored .aiqleads), so they
@@ -32,7 +33,7 @@ BENCH_ARGS ?= -s
 TEST_ENV := AIQ_STATE_DIR=$(TEST_STATE_DIR) AIQ_TEST_CLICKHOUSE_URL=$(TEST_CLICKHOUSE_URL)
 STACK := AIQLEADS=$(AIQLEADS) STACK_CLICKHOUSE_URL=$(TEST_CLICKHOUSE_URL) scripts/with-stack.sh
 
-.PHONY: help deps up down status run test bench lint
+.PHONY: help deps up down status run test bench lint chaos
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -65,3 +66,11 @@ bench: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
+
+# Each fault scenario starts its own Kafka, Redis and ClickHouse on free ports (tests/e2e),
+# so no shared stack here; AIQ_CHAOS=1 selects the full sizes and the `chaos`-marked ones.
+# pytest prints the scenario table at the end (and CHAOS_REPORT keeps it as JSON lines).
+CHAOS_REPORT ?= .aiqleads/chaos.jsonl
+chaos: deps
+	@mkdir -p $(dir $(CHAOS_REPORT)) && rm -f $(CHAOS_REPORT)
+	AIQ_CHAOS=1 AIQ_CHAOS_REPORT=$(CHAOS_REPORT) $(PYTEST) tests/e2e -p no:cacheprovider $(PYTEST_ARGS)

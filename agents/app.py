@@ -21,7 +21,7 @@ def build_app(settings: Settings) -> faust.App:
         web_port=settings.worker_web_port,
         web_in_thread=False,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka_replication,
         # At-least-once: Faust flushes the producer before each offset commit, and
         # exactly_once has known bugs (DESIGN decision 1).
         processing_guarantee="at_least_once",

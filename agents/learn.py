@@ -8,18 +8,23 @@ both arms of the scorer (each first predicts it for its progressive metrics), fr
 the snapshot taken when the lead was scored; `streams.scoring.labels.judge` decides,
 and outcomes of expired or unknown leads are counted (`aiq_outcomes_dropped_total`)
 and dropped, never learned.
+
+A lesson is acknowledged (and its join forgotten) only after the next scorer checkpoint
+(`agents.lessons`): a worker killed before that learns it again after the restart, and a
+lead learned and checkpointed is marked `LEARNED`, so a replay never teaches it twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any
 
 import faust
 import msgspec
 
 from agents.decoding import origin
+from agents.lessons import HeldLessons, acked_when_stored, is_learned
 from agents.persist import Changelogged
 from agents.topics import Topics
 from infra.kafka.batch import BatchConsumer as BatchProducer
@@ -46,15 +51,40 @@ REMEMBER_BATCH = 1000
 REMEMBER_WITHIN = 0.5  # seconds: an outcome rarely follows its lead by less
 
 
+class Learning:
+    """The join's tables and the lessons held until the scorer's next checkpoint."""
+
+    def __init__(self, lessons: HeldLessons, producer: BatchProducer) -> None:
+        self.lessons = lessons
+        self.producer = producer
+        self._acking: set[asyncio.Future[None]] = set()
+
+    def pending(self) -> bool:
+        return len(self.lessons) > 0
+
+    def release(self) -> None:
+        """Right after a checkpoint (`agents.models.register(on_saved=...)`): mark the held
+        lessons learned, and ack their messages once the marks are stored."""
+        events = self.lessons.release()
+        if not events:
+            return
+        acking = asyncio.ensure_future(acked_when_stored(events, self.producer.flush))
+        self._acking.add(acking)
+        acking.add_done_callback(self._acking.discard)
+
+
 def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer, *,
-             producer: BatchProducer | None = None) -> None:
-    """`producer`: write `remember_features`' changelog records through the worker's batch
-    producer (`agents.persist.Changelogged`) instead of one Faust send per lead."""
+             producer: BatchProducer) -> Learning:
+    """The join agents. Their changelog records (snapshots, waiting outcomes, deletes and
+    marks) all go through the worker's batch producer (`agents.persist.Changelogged`): two
+    producers on one changelog could land a delete before the write it undoes. The caller
+    passes `Learning.release` to the scorer's checkpoints."""
     features_by_lead = app.Table(
         "features_by_lead",
         key_type=str,  # values: plain JSON in the changelog (a dict of floats)
         partitions=settings.topic_partitions,
-        help="Feature snapshots (and scoring times) of scored leads waiting for an outcome",
+        help="Feature snapshots (and scoring times) of scored leads waiting for an outcome; "
+             "learned leads keep a mark",
     )
     outcome_by_lead = app.Table(
         "outcome_by_lead",
@@ -62,36 +92,32 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
         partitions=settings.topic_partitions,
         help="Outcomes that arrived before their lead's snapshot",
     )
+    # Each record goes to the partition of the event that wrote it, as Faust would (the
+    # tables are co-partitioned with leads.scored and leads.outcomes by lead_id).
+    features = Changelogged(features_by_lead, producer.produce)
+    waiting_outcomes = Changelogged(outcome_by_lead, producer.produce)
+    lessons = HeldLessons(features, waiting_outcomes)
+    learning = Learning(lessons, producer)
 
-    def learn(snapshot: Snapshot, outcome: Outcome) -> None:
+    def learn(snapshot: Snapshot, outcome: Outcome) -> bool:
         now_ms = int(time.time() * 1000)
         verdict = judge(snapshot, outcome.occurred_ms, now_ms)
         if verdict != "learn":
             OUTCOMES_DROPPED.labels(verdict).inc()
-            return
+            return False
         scorer.learn_one(snapshot.features, outcome.converted, at_ms=now_ms,
                          delay_s=delay_s(snapshot, outcome.occurred_ms))
         for arm in scorer.arms:
             OUTCOMES_LEARNED.labels(arm).inc()
+        return True
+
+    def learned_already(lead_id: str) -> bool:
+        """Held (learned since the last checkpoint) or marked (checkpointed)."""
+        return lead_id in lessons or is_learned(features.get(lead_id))
 
     @app.agent(topics.scored, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:
-        if producer is None:
-            async for raw in stream:
-                scored = _snapshot_decoder.decode(raw)
-                snapshot = Snapshot(scored.features, scored.scored_ms)
-                waiting = outcome_by_lead.pop(scored.lead_id, None)
-                if waiting is not None:
-                    learn(snapshot, outcome_decoder.decode(waiting))
-                    OUTCOMES_WAITING.set(len(outcome_by_lead))
-                else:
-                    features_by_lead[scored.lead_id] = stored(snapshot)
-            return
-        # Batches: one wake-up per batch instead of per lead. Each record goes to the
-        # partition of the event that wrote it, as Faust would (the tables are
-        # co-partitioned with leads.scored and leads.outcomes by lead_id).
-        features = Changelogged(features_by_lead, producer.produce)
-        waiting_outcomes = Changelogged(outcome_by_lead, producer.produce)
+        # Batches: one wake-up per batch instead of per lead.
         async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
             for event in events:
                 try:
@@ -99,63 +125,51 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
                 except msgspec.DecodeError as exc:
                     log.error("undecodable scored lead at %s: %s", origin(event.message), exc)
                     continue
+                if learned_already(scored.lead_id):
+                    continue  # a replay after a restart or rebalance: nothing to join
                 snapshot = Snapshot(scored.features, scored.scored_ms)
                 partition = event.message.partition
                 waiting = waiting_outcomes.get(scored.lead_id)
-                if waiting is not None:
-                    waiting_outcomes.delete(scored.lead_id, partition)
-                    learn(snapshot, outcome_decoder.decode(waiting))
-                    OUTCOMES_WAITING.set(len(outcome_by_lead))
-                else:
+                if waiting is None:
                     features.set(scored.lead_id, stored(snapshot), partition)
+                elif learn(snapshot, outcome_decoder.decode(waiting)):
+                    # The waiting outcome stays until the checkpoint releases the lesson.
+                    lessons.hold(event, scored.lead_id, partition)
+                else:
+                    waiting_outcomes.delete(scored.lead_id, partition)
+                    OUTCOMES_WAITING.set(len(outcome_by_lead))
             # Stored before the batch is acked (Faust flushes only its own producer).
             await producer.flush()
 
     @app.agent(topics.outcomes, name="learn_outcomes")
     async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
-        if producer is None:
-            async for event in stream.events():
-                join_outcome(event, features_by_lead, outcome_by_lead, -1)
-            return
-        # The join's deletes and waits go through the same producer as `remember_features`'
-        # writes: two producers on one changelog could land a delete before the write it
-        # undoes, and a restart would then join (and learn) a replayed outcome again.
-        features = Changelogged(features_by_lead, producer.produce)
-        waiting_outcomes = Changelogged(outcome_by_lead, producer.produce)
         async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
             for event in events:
-                join_outcome(event, features, waiting_outcomes, event.message.partition)
+                join_outcome(event)
             await producer.flush()  # stored before the batch is acked
 
-    def join_outcome(event: faust.EventT, features: Any, waiting: Any, partition: int) -> None:
+    def join_outcome(event: faust.EventT) -> None:
         try:
             outcome = outcome_decoder.decode(event.value)
         except msgspec.DecodeError as exc:
             log.error("undecodable outcome skipped for learning at %s: %s",
                       origin(event.message), exc)
             return
-        kept = features.get(outcome.lead_id)
+        lead_id = outcome.lead_id
+        if learned_already(lead_id):
+            OUTCOMES_DROPPED.labels("learned").inc()  # a replay, or a second outcome
+            return
+        partition = event.message.partition
+        kept = features.get(lead_id)
         if kept is not None:
-            _delete(features, outcome.lead_id, partition)
-            learn(from_stored(kept), outcome)
+            if learn(from_stored(kept), outcome):
+                lessons.hold(event, lead_id, partition)  # the snapshot stays until then
+            else:
+                features.delete(lead_id, partition)
         elif judge(None, outcome.occurred_ms, int(time.time() * 1000)) == "unknown":
             OUTCOMES_DROPPED.labels("unknown").inc()
         else:
-            _set(waiting, outcome.lead_id, event.value.decode(), partition)
+            waiting_outcomes.set(lead_id, event.value.decode(), partition)
             OUTCOMES_WAITING.set(len(outcome_by_lead))
 
-
-
-
-def _delete(table: Any, key: str, partition: int) -> None:
-    if isinstance(table, Changelogged):
-        table.delete(key, partition)
-    else:
-        del table[key]
-
-
-def _set(table: Any, key: str, value: str, partition: int) -> None:
-    if isinstance(table, Changelogged):
-        table.set(key, value, partition)
-    else:
-        table[key] = value
+    return learning

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-from infra.checkpoints import CheckpointFile, VersionedCheckpoints
+from infra.checkpoints import CheckpointFile, CheckpointWriteError, VersionedCheckpoints
 from infra.metrics import (
     FEATURE_IMPORTANCE,
     MODEL_CHANGES,
@@ -45,6 +46,7 @@ from streams.scoring.model import ConversionModel
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 30.0
+REBALANCE_CHECK_SECONDS = 0.5
 PROMOTE_CHECK_SECONDS = 60.0
 METRICS_SECONDS = 5.0
 KEEP_CHECKPOINTS = 5
@@ -178,8 +180,15 @@ def _fingerprint(scorer: Scorer) -> tuple[str, ...]:
     return tuple(f"{name}={arm.model.version}" for name, arm in scorer.arms.items())
 
 
-def register(app: faust.App, settings: Settings, scorer: Scorer) -> ScorerCheckpoints:
-    """Timers and views for `scorer`; the caller registers the agents that use it."""
+def register(app: faust.App, settings: Settings, scorer: Scorer,
+             on_saved: Callable[[], object] | None = None,
+             pending: Callable[[], bool] | None = None) -> ScorerCheckpoints:
+    """Timers and views for `scorer`; the caller registers the agents that use it.
+
+    `on_saved` runs right after each checkpoint, in the same event-loop step: what the
+    agents learned until then is in the file (`agents.lessons` acks their messages).
+    `pending()` says messages wait for a checkpoint: during a rebalance one is written at
+    once, since Faust waits for every message to be acked before it hands partitions on."""
     checkpoints = ScorerCheckpoints.of(settings)
     saved: list[tuple[str, ...]] = [()]
 
@@ -188,18 +197,33 @@ def register(app: faust.App, settings: Settings, scorer: Scorer) -> ScorerCheckp
         if force or fingerprint != saved[0]:
             checkpoints.save(scorer)
             saved[0] = fingerprint
+        if on_saved is not None:
+            on_saved()
 
     def change(action: str, trigger: str) -> None:
         apply(scorer, action, trigger)
         checkpoint(force=True)  # a promotion must survive a crash right after it
 
+    def checkpoint_or_log() -> None:
+        # A full or read-only state dir must not stop the worker: it keeps serving on the
+        # last good checkpoint, holds the unsaved lessons unacked and says so (/readyz).
+        try:
+            checkpoint()
+        except CheckpointWriteError as exc:
+            log.error("%s", exc)
+
     @app.timer(CHECKPOINT_SECONDS, name="checkpoint_scorer")
     async def checkpoint_scorer() -> None:
-        checkpoint()
+        checkpoint_or_log()
 
     @app.on_before_shutdown.connect
     def final_checkpoint(app: faust.App, **_: object) -> None:
-        checkpoint()
+        checkpoint_or_log()
+
+    @app.timer(REBALANCE_CHECK_SECONDS, name="checkpoint_when_rebalancing")
+    async def checkpoint_when_rebalancing() -> None:
+        if pending is not None and app.rebalancing and pending():
+            checkpoint_or_log()
 
     @app.timer(PROMOTE_CHECK_SECONDS, name="promote_challenger")
     async def promote_challenger() -> None:

@@ -1,4 +1,5 @@
-"""The worker's `/readyz`: table recovery done, and Kafka, Redis and ClickHouse answering.
+"""The worker's `/readyz`: table recovery done, Kafka, Redis and ClickHouse answering, and
+the checkpoints writable (`infra.checkpoints.failing`).
 
 Kafka and Redis are checked in a thread (blocking clients, short timeouts); ClickHouse
 through the worker's own warehouse gate, so the embedded chdb is asked by its owner. A timer
@@ -13,6 +14,7 @@ import faust
 from faust.web import Request, Response, View
 
 from agents.land import WarehouseGate
+from infra.checkpoints import failing as checkpoints_failing
 from infra.health import Check, check_kafka, check_redis
 from infra.metrics import DEPENDENCY_UP
 from infra.settings import Settings
@@ -41,8 +43,11 @@ async def readiness(app: faust.App, settings: Settings, gate: WarehouseGate
         _warehouse(gate),
     )
     recovered = app.tables.recovery.completed.is_set()
+    # A full or read-only state dir: the worker runs on, on its last good checkpoints.
+    failing = checkpoints_failing()
     checks = {"recovery": Check(recovered, "" if recovered else "table recovery in progress"),
-              "kafka": kafka, "redis": redis_check, "clickhouse": warehouse}
+              "kafka": kafka, "redis": redis_check, "clickhouse": warehouse,
+              "checkpoints": Check(not failing, "; ".join(failing.values()))}
     ready = all(c.ok for c in checks.values())
     body: dict[str, object] = {
         "status": "ready" if ready else "not ready",

@@ -17,7 +17,7 @@ from agents.app import build_app
 from agents.land import WarehouseGate
 from agents.persist import restore_when_recovered
 from agents.topics import Topics, declare_topics
-from infra.checkpoints import CheckpointFile
+from infra.checkpoints import CheckpointFile, CheckpointWriteError
 from infra.kafka.admin import ensure_topics
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
@@ -92,7 +92,6 @@ def build_worker(settings: Settings) -> Worker:
 
     land.register(app, topics, settings, gate)
     sensor = drift.register(app, topics, settings)
-    models.register(app, settings, scorer)  # its own checkpoints, promotion rule, /models
     health.register(app, settings, scorer, gate)  # model_metrics once a minute
     server = serve.register(app, topics, settings, RedisRankings.from_settings(settings),
                             BuyerIndex(load_buyers(settings.buyers_file)), recommender,
@@ -111,11 +110,17 @@ def build_worker(settings: Settings) -> Worker:
     # Every table this process writes in bulk changelogs through the batch producer.
     for behind in behinds:
         behind.changelog_through(batches.produce)
-    learn.register(app, topics, settings, scorer, producer=batches)
+    learning = learn.register(app, topics, settings, scorer, producer=batches)
+    # Its own checkpoints, promotion rule, /models; each checkpoint releases the lessons
+    # learned before it (their outcome offsets are committed only then: agents.lessons).
+    models.register(app, settings, scorer, on_saved=learning.release, pending=learning.pending)
 
     def checkpoint() -> None:
-        checkpoint_file(settings, SCREEN_CHECKPOINT).save(screen.dumps())
-        checkpoint_file(settings, serve.RECO_CHECKPOINT).save(recommender.dumps())
+        try:
+            checkpoint_file(settings, SCREEN_CHECKPOINT).save(screen.dumps())
+            checkpoint_file(settings, serve.RECO_CHECKPOINT).save(recommender.dumps())
+        except CheckpointWriteError as exc:  # keep running on the last good one; /readyz says
+            log.error("%s", exc)
 
     @app.on_before_shutdown.connect
     def stop(app: faust.App, **_: object) -> None:

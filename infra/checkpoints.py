@@ -9,15 +9,20 @@ the recommender), so each gets the same guarantees:
   checksums (a bare pickle) are still read.
 - `CheckpointFile` is one named checkpoint; `VersionedCheckpoints` keeps the newest
   `keep` numbered versions and a pointer file naming the current one (written last).
+- A write that fails (disk full, read-only or vanished state dir) leaves no temporary
+  file, raises `CheckpointWriteError` with a sentence saying what to fix, and is
+  remembered until that checkpoint is written again: `failing()` feeds the worker's
+  `/readyz`. The previous good checkpoint stays the one that loads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -45,14 +50,45 @@ def unframe(data: bytes, where: str = "checkpoint") -> bytes:
     return blob
 
 
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written; the last good one is still in place."""
+
+
+# Checkpoints whose last write failed: their name → the error. Read by /readyz.
+_failing: dict[str, str] = {}
+
+
+def failing() -> dict[str, str]:
+    """The checkpoints whose most recent write failed, with the reason."""
+    return dict(_failing)
+
+
 def write_atomically(path: Path, blob: bytes, *, checksum: bool = True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(frame(blob) if checksum else blob)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as f:
+            f.write(frame(blob) if checksum else blob)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path}: {exc.strerror or exc} (errno {exc.errno}); "
+            f"the last good checkpoint stays in use. Free space in, or restore write access "
+            f"to, {path.parent}") from exc
+
+
+@contextlib.contextmanager
+def _tracked(name: str) -> Iterator[None]:
+    try:
+        yield
+    except CheckpointWriteError as exc:
+        _failing[name] = str(exc)
+        raise
+    _failing.pop(name, None)
 
 
 def read_checked(path: Path) -> bytes:
@@ -70,7 +106,8 @@ class CheckpointFile:
         return cls(directory / f"{name}.pkl")
 
     def save(self, blob: bytes) -> None:
-        write_atomically(self.path, blob)
+        with _tracked(str(self.path)):
+            write_atomically(self.path, blob)
 
     def load(self, loads: Callable[[bytes], T]) -> T | None:
         """The restored object; None when there is none or it cannot be read (logged)."""
@@ -119,8 +156,14 @@ class VersionedCheckpoints:
         versions = self.versions()
         last = int(versions[-1].stem.rsplit("-", 1)[1]) if versions else 0
         path = self.directory / f"{self.prefix}{self.name}-{last + 1:08d}.pkl"
-        write_atomically(path, blob)
-        write_atomically(self.pointer, path.name.encode(), checksum=False)
+        with _tracked(str(self.pointer)):
+            try:
+                write_atomically(path, blob)
+            except CheckpointWriteError:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+                raise
+            write_atomically(self.pointer, path.name.encode(), checksum=False)
         for old in [*versions, path][: -self.keep]:
             old.unlink(missing_ok=True)
         return path

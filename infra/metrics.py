@@ -150,7 +150,8 @@ def observe_sink_batch(sink: str, rows: int, seconds: float, done_ms: int,
             histogram.observe(max(done_ms - ms, 0) / 1000)
 OUTCOMES_DROPPED = Counter(
     "aiq_outcomes_dropped_total",
-    "Outcomes never learned: their lead expired or is unknown (streams.scoring.labels)",
+    "Outcomes not learned: their lead expired or is unknown (streams.scoring.labels), or "
+    "it was learned already (a replay after a restart, or a second outcome)",
     ["reason"],
 )
 MODEL_METRICS_ROWS = Counter(

@@ -12,6 +12,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIQ_", frozen=True, extra="ignore")
 
     kafka_bootstrap: str = "localhost:9092"
+    # Replicas of every topic we create (and Faust's changelogs): 3 on a cluster of three or
+    # more brokers (`aiqleads up --brokers 3`), where min.insync.replicas is 2.
+    kafka_replication: int = 1
     redis_url: str = "redis://localhost:6379/0"
     # Default: the embedded warehouse inside the state dir (chdb://.aiqleads/warehouse).
     clickhouse_url: str = ""

@@ -40,7 +40,8 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
             "start it with `aiqleads up` or set AIQ_KAFKA_BOOTSTRAP"
         ) from exc
     missing = [
-        NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1)
+        NewTopic(name, num_partitions=settings.topic_partitions,
+                 replication_factor=settings.kafka_replication)
         for name in (settings.topic(topic) for topic in CONTRACT_TOPICS)
         if name not in existing
     ]

@@ -48,7 +48,7 @@ def services(settings: Settings) -> list[ManagedService]:
     needed: list[ManagedService] = [RedisService(settings), StripeMockService(settings)]
     if uses_server(settings):
         needed.append(ClickHouseService(settings))
-    needed.append(KafkaService(settings))
+    needed.extend(KafkaService.cluster(settings))
     return needed
 
 
@@ -67,7 +67,7 @@ def down(settings: Settings) -> None:
     """Stop the services `up` started under this state dir, whatever the URLs say now."""
     with process.exclusive(_lock_file(settings)):
         for service in (
-            KafkaService(settings),
+            *KafkaService.cluster(settings),
             ClickHouseService(settings),
             RedisService(settings),
             StripeMockService(settings),
@@ -80,8 +80,8 @@ def down(settings: Settings) -> None:
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """One line per service: Kafka, Redis and the warehouse (server or embedded)."""
-    found = [KafkaService(settings).status(), RedisService(settings).status(),
-             StripeMockService(settings).status()]
+    found = [*(node.status() for node in KafkaService.cluster(settings)),
+             RedisService(settings).status(), StripeMockService(settings).status()]
     if uses_server(settings):
         found.append(ClickHouseService(settings).status())
     else:

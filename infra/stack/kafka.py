@@ -1,7 +1,10 @@
-"""Apache Kafka as a single-node KRaft broker (broker and controller in one JVM).
+"""Apache Kafka in KRaft mode: one node per address in AIQ_KAFKA_BOOTSTRAP (each node is
+broker and controller in one JVM; `aiqleads up --brokers 3` makes a three-node cluster).
 
-Storage lives in `<state_dir>/kafka/data`, formatted once with a cluster id kept in
-`<state_dir>/kafka/cluster.id`; the controller listens on the broker's port + 1.
+Node N's storage lives in `<state_dir>/kafka/data` (N = 1) or `<state_dir>/kafka-N/data`,
+formatted once with the cluster id kept in `<state_dir>/kafka/cluster.id`; each node's
+controller listens on its broker port + 1. With three or more nodes topics get three
+replicas and `min.insync.replicas=2`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from string import Template
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from infra.settings import Settings
 from infra.stack import ports, process
 from infra.stack.jars import KAFKA_CONFIG_DIR, ensure_kafka_jars, kafka_jars_ready
 from infra.stack.managed import ManagedService
@@ -52,6 +56,31 @@ def split_bootstrap(bootstrap: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
+    """Every host and port of a bootstrap list.
+
+    >>> bootstrap_addresses("127.0.0.1:9092,127.0.0.1:9094")
+    [('127.0.0.1', 9092), ('127.0.0.1', 9094)]
+    """
+    return [split_bootstrap(part) for part in bootstrap.split(",") if part.strip()]
+
+
+def cluster_bootstrap(bootstrap: str, brokers: int) -> str:
+    """The bootstrap list of a local `brokers`-node cluster grown from the first address:
+    node N on port + 2(N - 1) (each node's controller takes the port after its own).
+
+    >>> cluster_bootstrap("localhost:9092", 3)
+    'localhost:9092,localhost:9094,localhost:9096'
+    """
+    host, port = split_bootstrap(bootstrap)
+    return ",".join(f"{host}:{port + 2 * i}" for i in range(brokers))
+
+
+def replication_for(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for a cluster of `brokers` nodes."""
+    return (3, 2) if brokers >= 3 else (1, 1)
+
+
 def new_cluster_id() -> str:
     """A random cluster id in Kafka's format (URL-safe base64 of 16 bytes, never leading '-')."""
     while True:
@@ -65,13 +94,28 @@ class KafkaService(ManagedService):
     start_timeout = 120.0  # a cold JVM on two busy cores
     stop_timeout = 30.0  # controlled shutdown flushes and closes every partition
 
+    def __init__(self, settings: Settings, node: int = 1) -> None:
+        super().__init__(settings)
+        self.node = node
+        self.name = "kafka" if node == 1 else f"kafka-{node}"
+
+    @classmethod
+    def cluster(cls, settings: Settings) -> list[KafkaService]:
+        """One service per node named in the bootstrap list."""
+        count = len(bootstrap_addresses(settings.kafka_bootstrap))
+        return [cls(settings, node) for node in range(1, count + 1)]
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return bootstrap_addresses(self.settings.kafka_bootstrap)
+
     @property
     def host(self) -> str:
-        return split_bootstrap(self.settings.kafka_bootstrap)[0]
+        return self.addresses[self.node - 1][0]
 
     @property
     def port(self) -> int:
-        return split_bootstrap(self.settings.kafka_bootstrap)[1]
+        return self.addresses[self.node - 1][1]
 
     @property
     def controller_port(self) -> int:
@@ -79,7 +123,7 @@ class KafkaService(ManagedService):
 
     @property
     def home(self) -> Path:
-        return self.paths.service_dir("kafka")
+        return self.paths.service_dir(self.name)
 
     @property
     def config_file(self) -> Path:
@@ -151,16 +195,25 @@ class KafkaService(ManagedService):
     def _write_config(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         host = ports.bind_host(self.host)
+        voters = ",".join(f"{node}@{ports.bind_host(h)}:{p + 1}"
+                          for node, (h, p) in enumerate(self.addresses, 1))
+        replication, min_isr = replication_for(len(self.addresses))
         rendered = Template(SERVER_PROPERTIES.read_text()).substitute(
             host=host,
             port=self.port,
             controller_port=self.controller_port,
             log_dirs=self.data_dir,
+            node_id=self.node,
+            voters=voters,
+            replication=replication,
+            min_isr=min_isr,
         )
         self.config_file.write_text(rendered)
 
     def _cluster_id(self) -> str:
-        id_file = self.home / "cluster.id"
+        # One id for every node of the cluster, kept beside node 1's storage.
+        id_file = self.paths.service_dir("kafka") / "cluster.id"
+        id_file.parent.mkdir(parents=True, exist_ok=True)
         if id_file.exists():
             return id_file.read_text().strip()
         cluster_id = new_cluster_id()

@@ -30,6 +30,7 @@ def free_port() -> int:
 def settings_env(settings: Settings) -> dict[str, str]:
     return {
         "AIQ_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "AIQ_KAFKA_REPLICATION": str(settings.kafka_replication),
         "AIQ_REDIS_URL": settings.redis_url,
         "AIQ_CLICKHOUSE_URL": settings.clickhouse_url,
         "AIQ_STATE_DIR": str(settings.state_dir),

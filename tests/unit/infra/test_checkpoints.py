@@ -85,3 +85,30 @@ def test_checkpoints_written_before_the_layout_move_keep_loading() -> None:
     assert screen.state_size() == expected["screen_state_size"]
     reco = Recommender.loads((DATA / "recommender-58cb97b.pkl").read_bytes())
     assert reco.affinity("b1", "seg1") == expected["affinity_b1_seg1"]
+
+
+def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path: Path) -> None:
+    from infra.checkpoints import CheckpointWriteError, failing
+
+    versions = VersionedCheckpoints(tmp_path, "scorer")
+    versions.save(b"good")
+    # The next version's temporary file lands on a full device.
+    (tmp_path / ".scorer-00000002.pkl.tmp").symlink_to("/dev/full")
+    with pytest.raises(CheckpointWriteError, match="No space left on device"):
+        versions.save(b"newer")
+    assert str(versions.pointer) in failing()
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
+    assert versions.load(bytes) == (b"good", tmp_path / "scorer-00000001.pkl")
+    versions.save(b"newer")  # space again: written, and no longer reported
+    assert str(versions.pointer) not in failing()
+    assert versions.load(bytes) == (b"newer", tmp_path / "scorer-00000002.pkl")
+
+
+def test_a_read_only_state_dir_is_a_clear_error(tmp_path: Path) -> None:
+    from infra.checkpoints import CheckpointWriteError, failing
+
+    (tmp_path / "models").symlink_to("/sys/kernel")  # read-only, even for root
+    screen = CheckpointFile.in_dir(tmp_path / "models", "fraud_screen")
+    with pytest.raises(CheckpointWriteError, match=r"cannot write checkpoint .*fraud_screen"):
+        screen.save(b"state")
+    assert "restore write access" in failing()[str(screen.path)]
