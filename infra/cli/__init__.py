@@ -10,7 +10,7 @@ import logging
 
 import click
 
-from infra.cli import bench, dlq, keys, lag, models, run, stack, traffic, warehouse
+from infra.cli import bench, dlq, keys, lag, models, run, stack, stripe, traffic, warehouse
 
 
 @click.group()
@@ -25,5 +25,5 @@ def main(verbose: bool) -> None:
 
 for command in (stack.up, stack.down, stack.status, run.worker, run.api, run.run,
                 traffic.produce, traffic.buyers, warehouse.sql, dlq.dlq, models.evaluate,
-                models.model, lag.lag, keys.keys, bench.bench):
+                models.model, lag.lag, keys.keys, bench.bench, stripe.stripe_event):
     main.add_command(command)

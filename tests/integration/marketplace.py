@@ -145,7 +145,8 @@ def api_process(settings: Settings, log_path: Path) -> Iterator[str]:
            **{f"AIQ_{name.upper()}": str(getattr(settings, name)) for name in (
                "priority_window_seconds", "rate_limit_standard", "rate_limit_premium",
                "rate_limit_publishable", "reco_cache_seconds", "feed_heartbeat_seconds",
-               "feed_max_connections_per_key")}}
+               "feed_max_connections_per_key")},
+           "AIQ_STRIPE_WEBHOOK_SECRET": settings.stripe_webhook_secret.get_secret_value()}
     url = f"http://127.0.0.1:{settings.api_port}"
     with log_path.open("ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "api"], env=env,

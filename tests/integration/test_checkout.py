@@ -16,8 +16,16 @@ import redis.asyncio as aioredis
 from infra.warehouse.query import run_query
 from infra.warehouse.url import ServerUrl, parse_url
 from tests.integration.harness import WorkerProcess, free_port, scalar, wait_until
-from tests.integration.marketplace import api_client, drop_keys, new_key, place, scored
+from tests.integration.marketplace import (
+    api_client,
+    api_process,
+    drop_keys,
+    new_key,
+    place,
+    scored,
+)
 from tests.integration.trade import (
+    WEBHOOK_SECRET,
     auth,
     deliver,
     keys_for,
@@ -315,3 +323,33 @@ async def test_every_change_lands_in_cart_events_once_and_sales_teach_the_models
         await drop_keys(settings)
         run_query(settings.model_copy(update={"clickhouse_url": server_url}),
                   f"DROP DATABASE IF EXISTS {database}")
+
+
+async def test_a_local_run_completes_a_purchase_with_aiqleads_stripe_pay(tmp_path: Path) -> None:
+    """stripe-mock sends no webhooks: `aiqleads stripe pay` delivers the signed event."""
+    import os
+    import subprocess
+    import sys
+
+    settings = trade_settings(tmp_path)
+    await place(settings, [scored(i) for i in range(3)])
+    key = await new_key(settings, "b-std")
+    try:
+        with api_process(settings, tmp_path / "api.log") as url:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+                await _hold(api, key, ["lead-00001"])
+                pi = (await _checkout(api, key)).json()["payment_intent"]
+                env = {**os.environ, "AIQ_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+                paid = await asyncio.to_thread(subprocess.run, [
+                    sys.executable, "-m", "infra.cli", "stripe", "pay", pi, "--api", url],
+                    env=env, capture_output=True, text=True, timeout=60)
+                assert paid.returncode == 0 and '"result":"sold"' in paid.stdout, paid
+                orders = (await api.get("/v1/orders", headers=auth(key))).json()
+                assert [lead["lead_id"] for lead in orders[0]["leads"]] == ["lead-00001"]
+                forged = await asyncio.to_thread(subprocess.run, [
+                    sys.executable, "-m", "infra.cli", "stripe", "pay", pi, "--api", url],
+                    env={**env, "AIQ_STRIPE_WEBHOOK_SECRET": "whsec_wrong"},
+                    capture_output=True, text=True, timeout=60)
+                assert forged.returncode == 1 and "bad_signature" in forged.stdout
+    finally:
+        await drop_keys(settings)

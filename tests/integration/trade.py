@@ -3,17 +3,14 @@ Stripe events signed with the `stripe` library's own scheme, and reading Redis s
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import redis.asyncio as aioredis
-import stripe
 
+from infra.demo.stripe_events import payment_event, signature
 from infra.settings import Settings
 from schemas.market import Buyer, BuyerLimits
 from tests.integration.marketplace import AUSTIN, AUSTIN_R7, buyers, market_settings, new_key
@@ -54,16 +51,13 @@ def auth(key: str) -> dict[str, str]:
 
 def stripe_event(kind: str, intent_id: str, *, event_id: str | None = None,
                  **intent: object) -> bytes:
-    body = {"id": event_id or f"evt_{uuid.uuid4().hex}", "object": "event", "type": kind,
-            "created": int(time.time()),
-            "data": {"object": {"id": intent_id, "object": "payment_intent", **intent}}}
-    return json.dumps(body).encode()
+    return payment_event(kind, intent_id, event_id=event_id, **intent)
 
 
 def signed(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None
            ) -> dict[str, str]:
-    header = stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, at)
-    return {"Stripe-Signature": header, "Content-Type": "application/json"}
+    return {"Stripe-Signature": signature(payload, secret, at),
+            "Content-Type": "application/json"}
 
 
 async def deliver(client: httpx.AsyncClient, payload: bytes, **sign: Any) -> httpx.Response:
