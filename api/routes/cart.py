@@ -91,7 +91,8 @@ async def hold(request: Request, body: OneLead, caller: CartCaller,
     you already hold answers the same hold (its token and expiry)."""
     (o,) = await _hold(request, caller, settings, [body.lead_id])
     if o.result == "held":
-        return HoldPublic(lead_id=o.lead_id, token=o.token, expires_ms=o.expires_ms)
+        return HoldPublic(lead_id=o.lead_id, token=o.token, expires_ms=o.expires_ms,
+                          price_usd=cents_usd(o.cents))
     item = ItemResult.of(o.lead_id, o.result, o.limit)
     if o.result == "not_found":
         raise ApiError(404, "not_found", item.detail)

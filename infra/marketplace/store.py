@@ -39,6 +39,7 @@ class HoldOutcome(NamedTuple):
     token: int = 0
     expires_ms: int = 0
     limit: str = ""  # on over_limit: which one
+    cents: int = 0  # on held: the lead's price
 
 
 class HoldView(NamedTuple):
@@ -161,7 +162,7 @@ class Marketplace:
         rows = await self._run("hold", keys, [
             buyer_id, now_ms, ttl_ms, limits.concurrent_holds, limits.leads_per_day,
             limits.daily_spend_cents, self.feed_maxlen, len(lead_ids), *lead_ids])
-        return [HoldOutcome(lead, _text(r[0]), int(r[1]), int(r[2]), _text(r[3]))
+        return [HoldOutcome(lead, _text(r[0]), int(r[1]), int(r[2]), _text(r[3]), int(r[4]))
                 for lead, r in zip(lead_ids, rows, strict=True)]
 
     async def release(self, buyer_id: str, lead_ids: Sequence[str], now_ms: int

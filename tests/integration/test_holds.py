@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
@@ -49,6 +50,8 @@ async def test_one_hold_per_lead_with_fencing_tokens_extend_and_release(world) -
         again = await api.post("/v1/holds", json={"lead_id": "lead-00001"},
                                headers=auth(keys["b-std"]))
         assert again.status_code == 201 and again.json()["token"] == token
+        card = msgspec.json.decode(await redis_get(settings, "lead:lead-00001") or b"{}")
+        assert first.json()["price_usd"] == again.json()["price_usd"] == card["lead_price"]
         other = await api.post("/v1/holds", json={"lead_id": "lead-00001"},
                                headers=auth(keys["b-pro"]))
         assert other.status_code == 409 and other.json()["code"] == "taken"

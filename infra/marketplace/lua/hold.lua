@@ -17,13 +17,15 @@ local bought, spent = tonumber(day[1] or '0'), tonumber(day[2] or '0')
 local out = {}
 for i = 1, tonumber(ARGV[8]) do
   local lead, k = ARGV[8 + i], 7 + (i - 1) * 4
-  local status, token, expires, why = '', 0, 0, ''
+  local status, token, expires, why, price = '', 0, 0, '', 0
   if redis.call('EXISTS', KEYS[k + 4]) == 1 or redis.call('EXISTS', KEYS[k + 3]) == 1 then
     status = 'sold'
   else
     local holder, t, e = hold_parts(redis.call('GET', KEYS[k + 1]))
     if holder == buyer then
       status, token, expires = 'held', t, e
+      local _, _, mine = holding_parts(redis.call('HGET', KEYS[1], lead))
+      price = mine
     elseif holder then
       status = 'taken'
     else
@@ -48,11 +50,11 @@ for i = 1, tonumber(ARGV[8]) do
           emit(KEYS[7], {kind = 'hold', buyer_id = buyer, lead_id = lead, hold_token = token,
                          amount_cents = cents, occurred_ms = now, expires_ms = expires,
                          cell = cell_of(card)})
-          active, held_cents, status = active + 1, held_cents + cents, 'held'
+          active, held_cents, status, price = active + 1, held_cents + cents, 'held', cents
         end
       end
     end
   end
-  out[i] = {status, tostring(token), tostring(expires), why}
+  out[i] = {status, tostring(token), tostring(expires), why, tostring(price)}
 end
 return out
