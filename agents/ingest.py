@@ -10,13 +10,13 @@ loops poll → score → produce → store → commit, like Quix Streams' checkp
    stateful steps need it), queueing every scored lead on `leads.scored` and every
    rejection on `leads.dlq` in librdkafka's C queue;
 3. wait until the broker stored all of them (`flush`);
-4. land the batch's leads in ClickHouse and place them in Redis, concurrently, from the
-   objects just scored (no second decode, no second Kafka hop); each retries until it
-   succeeds;
+4. land the batch's leads in ClickHouse from the objects just scored (no second decode,
+   no second Kafka hop), retrying until it succeeds, while the flush runs;
 5. commit the batch's offsets. Only now: a crash anywhere before replays the batch, and
-   every sink is idempotent (ReplacingMergeTree by `lead_id`, idempotent Redis ops,
-   a re-scored lead has the same `lead_id`). Dead letters land through `land_dead_letters`
-   from `leads.dlq`, stored before the commit.
+   every sink is idempotent (ReplacingMergeTree by `lead_id`, a re-scored lead has the
+   same `lead_id`). Dead letters land through `land_dead_letters` from `leads.dlq`, and
+   Redis is served by `serve_leads` from `leads.scored` (`agents/serve.py`), each in its
+   own group from what the flush stored: a Redis outage does not stop landing.
 
 Faust keeps the app, the tables, the web views and the other agents; the stage's state
 (dedupe table, feature stores, fraud screen, scorer) lives in the same process and is
@@ -27,8 +27,8 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
 - Pull-back: the fraud screen may implicate earlier leads of a burst that went out
   unquarantined (`FraudScreen.take_implicating`); the loop re-sends those it still
   remembers (`streams.fraud.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
-  newer ``scored_ms``, and lands and serves them with the batch, so the warehouse and
-  serving take them off sale.
+  newer ``scored_ms``, and lands them with the batch, so the warehouse and serving (which
+  reads them after the originals: same key, same partition) take them off sale.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: the loop and the timer run outside any
   Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics.
@@ -253,7 +253,7 @@ async def run_batches(source: BatchSource, stage: RawStage,
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
 
     Batch N+1 is polled and scored while batch N is being stored (the warehouse insert
-    runs on its own thread, Redis and the broker are I/O), but N+1's sinks start only
+    runs on its own thread, the broker is I/O), but N+1's sinks start only
     after N committed: sinks see batches in order, and commits only ever move forward.
     Scoring yields to the event loop every `YIELD_EVERY` events so that the I/O of the
     batch being stored (and Faust's other agents) keep moving meanwhile.
@@ -290,8 +290,8 @@ async def run_batches(source: BatchSource, stage: RawStage,
 async def _store_and_commit(source: BatchSource,
                             store: Callable[[list[ScoredLead]], Awaitable[None]],
                             batch: ScoredBatch) -> None:
-    # leads.scored and leads.dlq have every output of the batch, and the warehouse and
-    # Redis have its leads: at once, as none waits for another. Then, only then, commit.
+    # leads.scored and leads.dlq have every output of the batch, and the warehouse has its
+    # leads: at once, as neither waits for the other. Then, only then, commit.
     if batch.leads:
         await asyncio.gather(source.flush(), store(batch.leads))
     else:

@@ -1,17 +1,23 @@
 """`serve_leads` keeps lead rankings in Redis; `learn_interactions` learns what buyers do.
 
-- `Server.serve` places the batch the raw → scored loop (`agents/ingest.py`) just scored,
-  before that loop commits: each lead becomes a placement (card, cell ranking, the
-  rankings of its candidate buyers by expected value) or, when it is not sellable
-  (quarantined, duplicate, unlocated), a removal, so a lead re-scored as quarantined
-  leaves the rankings it was in. One Redis pipeline per batch; a batch leaves as soon as
-  it is scored (≤ one poll, 50 ms, after its first lead arrived), never waiting to fill.
+- `serve_leads` reads `leads.scored` in its own consumer group, `<app id>-serve`, with the
+  batched confluent-kafka consumer (`infra.kafka.batch`): poll up to `ingest_batch_max`
+  scored leads → place them in Redis (`Server.serve`) → commit. Each lead becomes a
+  placement (card, cell ranking, the rankings of its candidate buyers by expected value)
+  or, when it is not sellable (quarantined, duplicate, unlocated), a removal, so a lead
+  re-scored as quarantined (a pull-back: same key, later offset) leaves the rankings it
+  was in. One Redis pipeline per batch; a batch leaves as soon as it is polled.
+  Serving is a group of its own, not a step of the raw → scored loop, so that Redis
+  going down stops only serving: the warehouse keeps landing (the raw loop commits
+  after the broker and ClickHouse stored a batch), and serving catches up from its
+  committed offset when Redis is back (fault scenario E4). The hop costs one decode and
+  one fetch (~20 ms) a lead.
 - `learn_interactions` consumes `buyer.interactions`: each interaction teaches the
   recommender (the lead's segment comes from Redis, where `serve_leads` left it), and
   a purchase takes the lead out of every ranking for good (a tombstone keeps a replayed
   scored lead from coming back).
 
-Offsets are committed (ingest loop) or acked (the agent) only after the batch is
+Offsets are committed (the serve loop) or acked (the agent) only after the batch is
 written; a failed Redis write is retried with backoff (consumption pauses meanwhile),
 and replays are harmless because every Redis op is idempotent.
 
@@ -26,20 +32,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import faust
 import msgspec
+from confluent_kafka import Message
 from redis.exceptions import RedisError
 
-from agents.decoding import decode_all
+from agents.decoding import DECODE_ERRORS, decode_all
 from agents.topics import Topics
+from infra.kafka.batch import BatchConsumer
 from infra.metrics import observe_sink_batch
 from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from schemas.codec import scored_lead_decoder
+from schemas.contract import LEADS_SCORED
 from schemas.lead import ScoredLead
 from schemas.market import BuyerInteraction
 from streams.serve.ranking import SOLD, BuyerIndex, Removal, serve_op
@@ -69,8 +78,7 @@ async def until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:
 
 
 class Server:
-    """Places a batch of scored leads in Redis: called by the raw → scored loop with the
-    batch it scored (no second decode, no `leads.scored` hop), before it commits."""
+    """Places a batch of scored leads in Redis, retrying until Redis took it."""
 
     def __init__(self, settings: Settings, rankings: RedisRankings, index: BuyerIndex,
                  recommender: Recommender) -> None:
@@ -93,21 +101,71 @@ class Server:
                                stage="served")
 
 
-def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
-             index: BuyerIndex, recommender: Recommender, *,
-             from_scored_topic: bool = True) -> Server:
-    """`learn_interactions`, and `serve_leads` over `leads.scored` unless the caller serves
-    the batches it scores itself (the worker: `from_scored_topic=False`). The agent is
-    the way to rebuild Redis from the topic, and what tests that produce scored leads use."""
-    server = Server(settings, rankings, index, recommender)
+def decode_scored(messages: Sequence[Message]) -> tuple[list[ScoredLead],
+                                                        dict[tuple[str, int], int]]:
+    """The leads of a polled batch and the offsets to commit after them; a foreign value
+    is logged with its origin and skipped (it is committed past: it can never serve)."""
+    leads: list[ScoredLead] = []
+    offsets: dict[tuple[str, int], int] = {}
+    for message in messages:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        offsets[(topic, partition)] = offset + 1
+        try:
+            leads.append(scored_lead_decoder.decode(message.value() or b""))
+        except DECODE_ERRORS as exc:
+            log.error("undecodable value at %s[%d]@%d: %s", topic, partition, offset, exc)
+    return leads, offsets
 
-    if from_scored_topic:
-        @app.agent(topics.scored, name="serve_leads")
-        async def serve_leads(stream: faust.StreamT[bytes]) -> None:
-            async for events in stream.take_events(SERVE_BATCH, within=SERVE_WITHIN):
-                leads = decode_all(events, scored_lead_decoder.decode)
-                if leads:
-                    await server.serve(leads)
+
+class ScoredSource(Protocol):
+    """What the serve loop needs of a batched consumer (`infra.kafka.batch.BatchConsumer`)."""
+
+    async def poll(self) -> Sequence[Any]: ...
+    async def commit(self, offsets: dict[tuple[str, int], int]) -> None: ...
+
+
+def serve_consumer(settings: Settings) -> BatchConsumer:
+    return BatchConsumer(
+        settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-serve",
+        [settings.topic(LEADS_SCORED)], max_messages=settings.ingest_batch_max,
+        poll_timeout=settings.ingest_poll_seconds, client_id="aiqleads-serve",
+        # Until serving had its own group, the raw loop served what it scored, and Faust's
+        # group (`remember_features`) read `leads.scored` just behind it: start there
+        # rather than re-serving the topic's whole retention.
+        resume_from=f"{settings.topic_prefix}{settings.app_id}")
+
+
+async def serve_batches(source: ScoredSource, server: Server, stopping: asyncio.Event) -> None:
+    """poll → place in Redis → commit, until `stopping` is set."""
+    while not stopping.is_set():
+        polled = await source.poll()
+        if not polled:
+            continue
+        leads, offsets = decode_scored(polled)
+        if leads:
+            await server.serve(leads)
+        await source.commit(offsets)
+
+
+def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
+             index: BuyerIndex, recommender: Recommender) -> Server:
+    """`serve_leads` over `leads.scored` (its own group) and `learn_interactions`."""
+    server = Server(settings, rankings, index, recommender)
+    consumer = serve_consumer(settings)
+    stopping = asyncio.Event()
+
+    @app.task
+    async def serve_leads() -> None:
+        consumer.start()
+        try:
+            await serve_batches(consumer, server, stopping)
+        finally:
+            consumer.close()
+
+    @app.on_before_shutdown.connect
+    def stop_serving(app: faust.App, **_: object) -> None:
+        # A cancel can be swallowed inside redis-py's retries; the loop checks this instead.
+        stopping.set()
 
     @app.agent(topics.interactions, name="learn_interactions")
     async def learn_interactions(stream: faust.StreamT[bytes]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import faust
@@ -23,7 +23,6 @@ from infra.redis_store import RedisRankings
 from infra.settings import Settings
 from infra.warehouse import open_warehouse
 from infra.warehouse.query import result_to_json
-from schemas.lead import ScoredLead
 from streams.features.build import FeatureStores, feature_stores
 from streams.features.competitors import load_competitors
 from streams.fraud.screen import FraudScreen
@@ -93,19 +92,14 @@ def build_worker(settings: Settings) -> Worker:
     land.register(app, topics, settings, gate)
     sensor = drift.register(app, topics, settings)
     health.register(app, settings, scorer, gate)  # model_metrics once a minute
-    server = serve.register(app, topics, settings, RedisRankings.from_settings(settings),
-                            BuyerIndex(load_buyers(settings.buyers_file)), recommender,
-                            from_scored_topic=False)
-
-    async def store(leads: list[ScoredLead]) -> None:
-        # Both sinks at once from the batch just scored (the warehouse insert runs on its
-        # own thread meanwhile); the ingest loop commits when both returned.
-        await asyncio.gather(land.land_leads(gate, leads), server.serve(leads))
+    serve.register(app, topics, settings, RedisRankings.from_settings(settings),
+                   BuyerIndex(load_buyers(settings.buyers_file)), recommender)
 
     def sample(message: ingest.RawMessage) -> None:
         sensor.sample(message.topic, message.partition, message.offset, message.value)
 
-    batches = ingest.register(app, topics, settings, scorer, screen, store=store,
+    batches = ingest.register(app, topics, settings, scorer, screen,
+                              store=partial(land.land_leads, gate),
                               stores=stores.all, behinds=behinds, sample=sample)
     # Every table this process writes in bulk changelogs through the batch producer.
     for behind in behinds:

@@ -81,8 +81,6 @@ class BatchConsumer:
 
     def start(self) -> None:
         self._consumer = Consumer(self._consumer_config)
-        if self._producer is None:
-            self._producer = Producer(self._producer_config)
         self._consumer.subscribe(self.topics, on_assign=self._on_assign)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
