@@ -115,7 +115,22 @@ def _ingest(events: list[GeneratedEvent], state: IngestState, now: datetime, run
             chunk_started = ended
 
 
-def run(count: int = EVENTS) -> Run:
+def _collector(mode: str) -> None:
+    """Set the garbage collector up after the warm-up: `default` (the interpreter's),
+    `freeze` (start-up and warm-up objects out of full passes), `threshold` (the worker's
+    GC_THRESHOLD) or `worker` (both, as `agents.worker.run_worker` does)."""
+    gc.collect()  # the warm-up's garbage is not the measured events' cost
+    if mode in ("freeze", "worker"):
+        gc.freeze()
+    if mode in ("threshold", "worker"):
+        from agents.worker import GC_THRESHOLD  # faust and all: only when asked for
+
+        gc.set_threshold(*GC_THRESHOLD)
+    elif mode not in ("default", "freeze"):
+        raise ValueError(f"unknown gc mode {mode!r}")
+
+
+def run(count: int = EVENTS, gc_mode: str = "default") -> Run:
     warm()
     now = datetime.now(UTC)
     events = generate(count, sources=SOURCES, seed=77, malformed_share=0.03, fraud_share=0.05,
@@ -124,7 +139,8 @@ def run(count: int = EVENTS) -> Run:
     state = _state()
     # Lazy tables (partners, area codes, phone metadata) and caches fill on first use.
     _ingest(warmup, state, now, Run())
-    gc.collect()  # the warm-up's garbage is not the measured events' cost
+    thresholds = gc.get_threshold()
+    _collector(gc_mode)
     result = Run()
     started: list[float] = []
 
@@ -139,6 +155,8 @@ def run(count: int = EVENTS) -> Run:
         _ingest(events, state, now, result)
     finally:
         gc.callbacks.remove(pause)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     return result
 
 
@@ -178,8 +196,8 @@ def render(result: Run) -> str:
     return "\n".join(lines)
 
 
-def report(count: int = EVENTS) -> str:
-    table = render(run(count))
+def report(count: int = EVENTS, gc_mode: str = "default") -> str:
+    table = render(run(count, gc_mode))
     return f"{table}\n\nYardstick: msgspec typed decode {yardstick():.2f} µs (DESIGN: 0.75 quiet)"
 
 
@@ -459,5 +477,7 @@ if __name__ == "__main__":
         print(same(sys.argv[2]))
     elif sys.argv[1:] == ["--split"]:
         print(split())
+    elif len(sys.argv) == 3 and sys.argv[1] == "--gc":
+        print(f"gc: {sys.argv[2]}\n" + report(gc_mode=sys.argv[2]))
     else:
         print(report())
