@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 30.0
 SCREEN_CHECKPOINT = "fraud_screen"
+# Reference counting frees what a lead allocates: over 20,000 leads of the fused ingest
+# stage the collector found no cyclic garbage at all, yet at the default thresholds
+# (700, 10, 10) it ran ~680 young, ~60 middle and some full passes, 17-21 µs a lead,
+# frozen start-up objects or not (`python -m tests.bench.bench_ingest --gc
+# default|freeze|worker`). With these: ~24 young passes (~2.5 ms) and one middle
+# (~0.1 s) per 20,000 leads, ~8 µs a lead; cyclic garbage elsewhere waits longer. In the
+# whole worker (decodes, batches, stores of millions of objects) a young pass every 50,000
+# allocations measured best: pipeline bench, chdb, 1 worker, alternating runs,
+# 1,243-1,566 leads/s at the defaults -> 1,775-2,042.
+GC_THRESHOLD = (50_000, 50, 100)
 T = TypeVar("T")
 _METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
 
@@ -162,11 +172,7 @@ def run_worker(settings: Settings) -> None:
     # collector's full passes, which otherwise stall the event loop for ~0.1-0.3 s.
     gc.collect()
     gc.freeze()
-    # The hot path allocates ~100 short-lived objects a lead (decoded values, feature
-    # dicts) while the stores hold millions of long-lived ones: at the default 700 the
-    # young collections ran every few leads and promoted garbage into full passes
-    # (pipeline bench, chdb, 1 worker, alternating runs: 1,243-1,566 -> 1,775-2,042 leads/s).
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(*GC_THRESHOLD)
     worker.gate.start()
     try:
         faust.Worker(worker.app, loglevel="INFO", quiet=True).execute_from_commandline()

@@ -18,7 +18,8 @@ Contract:
 
 How it stays cheap: offices sit in H3 buckets (res 6, and res 4 for long
 searches where offices are sparse). The first lead in a res-7 cell gathers, by
-widening rings of buckets, the offices that can be nearest to
+widening rings of buckets (each ring and its centres built once: neighbouring cells
+search the same rings), the offices that can be nearest to
 *any* point of the cell and those near the radius, and caches them projected
 onto the cell's plane; every later lead there compares a handful of squared
 distances. An office change empties the cache (offices change rarely).
@@ -27,9 +28,8 @@ distances. An office change empties the cache (offices change rarely).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ COARSE_RES = 4  # ~26 km edges: where offices are sparse
 # and band edges get this slack so the projection never drops an office it needs.
 _FLAT_SLACK = 1.01
 _CACHE_CELLS = 1 << 16
+_NO_OFFICES: dict[str, CompetitorOffice] = {}
 
 
 class CompetitorDataError(AIQLeadsError, ValueError):
@@ -111,10 +112,20 @@ def _extent(cell: int) -> tuple[float, float, float]:
 
 
 @lru_cache(maxsize=1 << 18)
-def _centre(cell: int) -> tuple[float, float]:
-    return h3.cell_to_latlng(cell)
+def _centre(bucket: int) -> tuple[float, float, int]:
+    return (*h3.cell_to_latlng(bucket), bucket)
 
 
+@lru_cache(maxsize=1 << 16)
+def _ring_centres(bucket: int, k: int) -> tuple[tuple[float, float, int], ...]:
+    """(lat, lon, bucket) of each bucket `k` steps from `bucket`."""
+    # Neighbouring res-7 cells search the same rings: each is built once (grid_ring and
+    # the centres cost ~10-20 µs a ring, the lookup ~0.1 µs). Rings share their buckets'
+    # centres: the bench's ~21,000 rings and their centres hold ~18 MB, not ~32.
+    return tuple(map(_centre, _ring(bucket, k)))
+
+
+@cache
 def _radius_bound(res: int) -> float:
     # Measured: no cell reaches 1.11 average edges from its centre to a vertex (20k
     # random cells a resolution, all latitudes); 1.25 leaves room for pentagon neighbours.
@@ -201,18 +212,14 @@ class CompetitorIndex:
     def _gather(self, cell_r7: int) -> _Near:
         lat0, lon0, spread = _extent(cell_r7)
         kx = KM_PER_DEGREE * math.cos(math.radians(lat0))
-
-        def flat_km(lat: float, lon: float) -> float:
-            return math.hypot((lon - lon0) * kx, (lat - lat0) * KM_PER_DEGREE)
-
         reach = (self.cap_km + spread) * _FLAT_SLACK  # nothing beyond counts for any point
         band = (self.radius_km + spread) * _FLAT_SLACK
         # Fine buckets first (dense metros finish in a ring or two); where offices are
         # sparse, the coarse buckets reach the cap in a few rings instead of dozens.
-        found = self._scan(self._fine, FINE_RES, lat0, lon0, flat_km, reach, band, spread,
+        found = self._scan(self._fine, FINE_RES, lat0, lon0, kx, reach, band, spread,
                            max_rings=FINE_RINGS)
         if found is None:
-            found = self._scan(self._coarse, COARSE_RES, lat0, lon0, flat_km, reach, band,
+            found = self._scan(self._coarse, COARSE_RES, lat0, lon0, kx, reach, band,
                                spread, max_rings=None) or []
         best = min((d for d, _ in found), default=math.inf)
 
@@ -233,10 +240,14 @@ class CompetitorIndex:
     @staticmethod
     def _scan(
         buckets: dict[int, dict[str, CompetitorOffice]], res: int, lat0: float, lon0: float,
-        flat_km: Callable[[float, float], float], reach: float, band: float, spread: float,
-        max_rings: int | None,
+        kx: float, reach: float, band: float, spread: float, max_rings: int | None,
     ) -> list[tuple[float, CompetitorOffice]] | None:
-        """(km, office) within `reach` that any point of the cell may need; None if out of rings."""
+        """(km, office) within `reach` that any point of the cell may need; None if out of rings.
+
+        Distances are flat km on the cell's plane (`kx` km per degree of longitude), written
+        out inline: this loop runs for every bucket and office near a new cell.
+        """
+        hypot, ky = math.hypot, KM_PER_DEGREE
         found: list[tuple[float, CompetitorOffice]] = []
         best = math.inf
         centre = h3.latlng_to_cell(lat0, lon0, res)
@@ -245,13 +256,14 @@ class CompetitorIndex:
         while max_rings is None or k <= max_rings:
             # A bucket's offices are no closer than its centre less its radius; nearer
             # buckets first, so the nearest office is found early and prunes the rest.
-            ring = sorted((flat_km(*_centre(b)) / _FLAT_SLACK - bucket_radius, b)
-                          for b in _ring(centre, k))
+            ring = sorted(
+                (hypot((lon - lon0) * kx, (lat - lat0) * ky) / _FLAT_SLACK - bucket_radius, b)
+                for lat, lon, b in _ring_centres(centre, k))
             for bound, b in ring:
                 if bound > max(min(best * _FLAT_SLACK + 2 * spread, reach), band):
                     break
-                for office in buckets.get(b, {}).values():
-                    d = flat_km(office.lat, office.lon)
+                for office in buckets.get(b, _NO_OFFICES).values():
+                    d = hypot((office.lon - lon0) * kx, (office.lat - lat0) * ky)
                     if d <= reach:
                         found.append((d, office))
                         best = min(best, d)

@@ -15,6 +15,10 @@ from schemas.lead import Lead
 _PROPERTY_TYPES = ("single_family", "condo", "townhouse", "multi_family", "land")
 _INTENTS = ("buy", "sell", "rent")
 _TAU = 2 * math.pi
+# One-hot keys formatted once, not per lead.
+_INTENT_KEYS = tuple((f"intent_{intent}", intent) for intent in _INTENTS)
+_TYPE_KEYS = tuple((f"type_{ptype}", ptype) for ptype in _PROPERTY_TYPES)
+_SOURCE_KEYS = tuple((f"source_{source}", source) for source in SOURCES)
 
 
 def lead_features(lead: Lead) -> dict[str, float]:
@@ -33,10 +37,10 @@ def lead_features(lead: Lead) -> dict[str, float]:
         "hour_sin": math.sin(_TAU * hour / 24),
         "hour_cos": math.cos(_TAU * hour / 24),
     }
-    for intent in _INTENTS:
-        x[f"intent_{intent}"] = 1.0 if lead.intent == intent else 0.0
-    for ptype in _PROPERTY_TYPES:
-        x[f"type_{ptype}"] = 1.0 if lead.property_type == ptype else 0.0
-    for source in SOURCES:
-        x[f"source_{source}"] = 1.0 if lead.source == source else 0.0
+    for key, intent in _INTENT_KEYS:
+        x[key] = 1.0 if lead.intent == intent else 0.0
+    for key, ptype in _TYPE_KEYS:
+        x[key] = 1.0 if lead.property_type == ptype else 0.0
+    for key, source in _SOURCE_KEYS:
+        x[key] = 1.0 if lead.source == source else 0.0
     return x

@@ -16,6 +16,12 @@ git archive <commit> streams | tar -x -C /tmp/old`) beside this one in one proce
 chunk by chunk in turns, through parse → validate (per source) and the issue-3 stages
 parse → validate → H3 → dedupe → fraud screen (mixed), and prints both and the ratio.
 
+`--same DIR` checks that a speed-up changed nothing: 20,000 generated events (written
+once, so both read the same bytes) go through this tree's `ingest_one` and through DIR's
+`streams` (e.g. `git -C <checkout> archive HEAD streams | tar -x -C DIR`), each in a fresh
+process with the same clock and warm-up, and every scored lead, rejection and implicating
+verdict must encode (msgspec) to the same bytes.
+
 `--split` times each step of the stage on its own over the same leads (its code and
 data stay hot in the CPU caches) and the whole stage two ways: fused, one event at a
 time through every step, and staged, a 500-event batch through each step in turn.
@@ -26,11 +32,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -39,17 +48,19 @@ from typing import TypeVar
 import msgspec
 import pytest
 
+import streams
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.contract import SOURCES
-from schemas.lead import ScoredLead
+from schemas.lead import Lead, ScoredLead
 from schemas.raw import PortalInquiry
 from streams.dedupe import find_original
-from streams.enrich import enrich
+from streams.enrich import H3Cells, enrich
 from streams.errors import LeadRejected
 from streams.features.build import feature_stores
 from streams.features.competitors import load_competitors
 from streams.features.lead import lead_features
+from streams.features.store import LeadFeatureStore
 from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestConfig, IngestState, ingest_one
 from streams.parse.registry import parse, warm
@@ -104,7 +115,22 @@ def _ingest(events: list[GeneratedEvent], state: IngestState, now: datetime, run
             chunk_started = ended
 
 
-def run(count: int = EVENTS) -> Run:
+def _collector(mode: str) -> None:
+    """Set the garbage collector up after the warm-up: `default` (the interpreter's),
+    `freeze` (start-up and warm-up objects out of full passes), `threshold` (the worker's
+    GC_THRESHOLD) or `worker` (both, as `agents.worker.run_worker` does)."""
+    gc.collect()  # the warm-up's garbage is not the measured events' cost
+    if mode in ("freeze", "worker"):
+        gc.freeze()
+    if mode in ("threshold", "worker"):
+        from agents.worker import GC_THRESHOLD  # faust and all: only when asked for
+
+        gc.set_threshold(*GC_THRESHOLD)
+    elif mode not in ("default", "freeze"):
+        raise ValueError(f"unknown gc mode {mode!r}")
+
+
+def run(count: int = EVENTS, gc_mode: str = "default") -> Run:
     warm()
     now = datetime.now(UTC)
     events = generate(count, sources=SOURCES, seed=77, malformed_share=0.03, fraud_share=0.05,
@@ -113,7 +139,8 @@ def run(count: int = EVENTS) -> Run:
     state = _state()
     # Lazy tables (partners, area codes, phone metadata) and caches fill on first use.
     _ingest(warmup, state, now, Run())
-    gc.collect()  # the warm-up's garbage is not the measured events' cost
+    thresholds = gc.get_threshold()
+    _collector(gc_mode)
     result = Run()
     started: list[float] = []
 
@@ -128,6 +155,8 @@ def run(count: int = EVENTS) -> Run:
         _ingest(events, state, now, result)
     finally:
         gc.callbacks.remove(pause)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     return result
 
 
@@ -167,8 +196,8 @@ def render(result: Run) -> str:
     return "\n".join(lines)
 
 
-def report(count: int = EVENTS) -> str:
-    table = render(run(count))
+def report(count: int = EVENTS, gc_mode: str = "default") -> str:
+    table = render(run(count, gc_mode))
     return f"{table}\n\nYardstick: msgspec typed decode {yardstick():.2f} µs (DESIGN: 0.75 quiet)"
 
 
@@ -263,9 +292,9 @@ def compare(tree: str, count: int = 6000) -> str:
     return "\n".join(lines)
 
 
-def _best_median(step: Callable[[T], object], items: list[T]) -> str:
+def _best_median(step: Callable[[T], object], items: list[T], passes: int = 3) -> str:
     times: list[float] = []
-    for _ in range(3):
+    for _ in range(passes):
         for offset in range(0, len(items), CHUNK):
             batch = items[offset : offset + CHUNK]
             started = time.perf_counter_ns()
@@ -291,6 +320,7 @@ def split(count: int = 10_000) -> str:
             leads.append(validate(lead, now, max_age=config.max_age, max_skew=config.max_skew))
     located = [(lead, enrich(lead)) for lead in leads]
     originals: dict[str, str] = {}
+    stores = _state().stores
     scored_lead = ScoredLead(**msgspec.structs.asdict(leads[0]))
     rows = [
         ("parse (all sources)", _best_median(
@@ -305,6 +335,9 @@ def split(count: int = 10_000) -> str:
             lambda x: state.screen.screen_one(x[0], x[1].r7, now_ms), located)),
         ("features + score (champion/challenger)", _best_median(
             lambda x: state.scorer.score_one(x.lead_id, lead_features(x)), leads)),
+        # One pass, fresh stores: per-cell caches fill as they would on the stream.
+        ("feature stores (read, then count)", _best_median(
+            lambda x: _read_and_count(stores, x[0], x[1], now_ms), located, passes=1)),
         ("ScoredLead build (asdict + construct)", _best_median(
             lambda x: ScoredLead(**msgspec.structs.asdict(x), scored_ms=now_ms), leads)),
         ("encode for leads.scored", _best_median(lambda _: encode(scored_lead), leads)),
@@ -327,6 +360,14 @@ def split(count: int = 10_000) -> str:
     lines = ["| step | best / median µs per event |", "|---|---|"]
     lines += [f"| {name} | {cell} |" for name, cell in rows]
     return "\n".join(lines)
+
+
+def _read_and_count(stores: Sequence[LeadFeatureStore], lead: Lead, cells: H3Cells,
+                    now_ms: int) -> None:
+    for store in stores:
+        store.features(lead, cells, now_ms)
+    for store in stores:
+        store.observe(lead, cells, now_ms)
 
 
 def _suppress(call: Callable[..., object], *args: object, **kwargs: object) -> object:
@@ -372,10 +413,71 @@ def _staged(batch: list[GeneratedEvent], state: IngestState, now: datetime,
                    fraud_reasons=list(verdict.reasons), quarantined=verdict.quarantined)
 
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _outcomes(events_file: str, out_file: str, now_ms: int) -> None:
+    """Run the events through whichever `streams` imported (the caller's sys.path says
+    which tree's); write each event's outcome."""
+    now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    with open(events_file, "rb") as f:
+        warmup, events = msgspec.msgpack.decode(f.read(), type=tuple[list[GeneratedEvent],
+                                                                     list[GeneratedEvent]])
+    state = _state()
+    _ingest(warmup, state, now, Run())
+    config, records = IngestConfig(), []
+    for event in events:
+        try:
+            lead = ingest_one(event.source, event.value, received=now, produced_ms=0,
+                              config=config, state=state, headers=event.headers)
+            record = encode(lead)
+        except LeadRejected as exc:
+            record = encode({"rejected": exc.reason, "detail": exc.detail})
+        records.append([record, encode(state.screen.take_implicating())])
+    with open(out_file, "wb") as f:
+        f.write(msgspec.msgpack.encode({"streams": streams.__file__, "records": records}))
+
+
+def same(tree: str, count: int = EVENTS) -> str:
+    """Assert this tree and `tree`'s `streams` give byte-identical outcomes for `count` events."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    now_ms = int(now.timestamp() * 1000)
+    events = generate(count, sources=SOURCES, seed=77, malformed_share=0.03, fraud_share=0.05,
+                      duplicate_share=0.03, now=now)
+    warmup = generate(2000, sources=SOURCES, seed=78, malformed_share=0.03, now=now)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        events_file = os.path.join(tmp, "events")
+        with open(events_file, "wb") as f:
+            f.write(msgspec.msgpack.encode((warmup, events)))
+        for name, first in (("this tree", _ROOT), (tree, os.path.abspath(tree))):
+            out = os.path.join(tmp, "out")
+            code = (f"import sys; sys.path[:0] = [{first!r}, {_ROOT!r}]; "
+                    "from tests.bench.bench_ingest import _outcomes; "
+                    f"_outcomes({events_file!r}, {out!r}, {now_ms})")
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp)
+            with open(out, "rb") as f:
+                results[name] = msgspec.msgpack.decode(f.read())
+    ours, theirs = results["this tree"], results[tree]
+    assert ours["streams"] != theirs["streams"], "both runs imported the same streams package"
+    assert len(ours["records"]) == len(theirs["records"]) == count
+    for i, (a, b) in enumerate(zip(ours["records"], theirs["records"], strict=True)):
+        assert a == b, f"event {i} differs:\n{a}\n{b}"
+    rejected = sum(r[0].startswith(b'{"rejected"') for r in ours["records"])
+    implicating = sum(r[1] != b"[]" for r in ours["records"])
+    return (f"{count:,} events byte-identical ({count - rejected:,} scored leads, {rejected:,} "
+            f"rejections, {implicating:,} implicating verdicts): {ours['streams']} vs "
+            f"{theirs['streams']}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--against":
         print(compare(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--same":
+        print(same(sys.argv[2]))
     elif sys.argv[1:] == ["--split"]:
         print(split())
+    elif len(sys.argv) == 3 and sys.argv[1] == "--gc":
+        print(f"gc: {sys.argv[2]}\n" + report(gc_mode=sys.argv[2]))
     else:
         print(report())
