@@ -39,11 +39,11 @@ SCREEN_CHECKPOINT = "fraud_screen"
 # stage the collector found no cyclic garbage at all, yet at the default thresholds
 # (700, 10, 10) it ran ~680 young, ~60 middle and some full passes, 17-21 µs a lead,
 # frozen start-up objects or not (`python -m tests.bench.bench_ingest --gc
-# default|freeze|worker`). With these: ~24 young passes (~2.5 ms) and one middle
-# (~0.1 s) per 20,000 leads, ~8 µs a lead; cyclic garbage elsewhere waits longer. In the
-# whole worker (decodes, batches, stores of millions of objects) a young pass every 50,000
-# allocations measured best: pipeline bench, chdb, 1 worker, alternating runs,
-# 1,243-1,566 leads/s at the defaults -> 1,775-2,042.
+# default|freeze|worker`). At (20_000, 20, 100): ~24 young passes (~2.5 ms) and one
+# middle (~0.1 s) per 20,000 leads, ~8 µs a lead; cyclic garbage elsewhere waits longer.
+# The whole worker (decodes, batches, stores of millions of objects) was measured at
+# these values against the defaults only: pipeline bench, chdb, 1 worker, alternating
+# runs, 1,243-1,566 leads/s -> 1,775-2,042.
 GC_THRESHOLD = (50_000, 50, 100)
 T = TypeVar("T")
 _METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.split("; charset")[0]
