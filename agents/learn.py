@@ -11,7 +11,10 @@ and dropped, never learned.
 
 A lesson is acknowledged (and its join forgotten) only after the next scorer checkpoint
 (`agents.lessons`): a worker killed before that learns it again after the restart, and a
-lead learned and checkpointed is marked `LEARNED`, so a replay never teaches it twice.
+lead learned and checkpointed is marked learned, so a replay never teaches it twice.
+Once an hour (`AIQ_JOIN_SWEEP_SECONDS`) `forget_outlived_joins` forgets the halves no
+outcome can use any more (`agents.lessons.forget_outlived`): without it the snapshot table
+grew by every lead.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import faust
 import msgspec
 
 from agents.decoding import origin
-from agents.lessons import HeldLessons, acked_when_stored, is_learned
+from agents.lessons import HeldLessons, acked_when_stored, forget_outlived, is_learned
+from agents.partitioning import key_partition
 from agents.persist import Changelogged
 from agents.topics import Topics
 from infra.kafka.batch import BatchConsumer as BatchProducer
-from infra.metrics import OUTCOMES_DROPPED, OUTCOMES_LEARNED, OUTCOMES_WAITING
+from infra.metrics import OUTCOMES_DROPPED, OUTCOMES_LEARNED, OUTCOMES_WAITING, SNAPSHOTS_KEPT
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.outcome import Outcome
@@ -65,7 +69,7 @@ class Learning:
     def release(self) -> None:
         """Right after a checkpoint (`agents.models.register(on_saved=...)`): mark the held
         lessons learned, and ack their messages once the marks are stored."""
-        events = self.lessons.release()
+        events = self.lessons.release(int(time.time() * 1000))
         if not events:
             return
         acking = asyncio.ensure_future(acked_when_stored(events, self.producer.flush))
@@ -171,5 +175,28 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
         else:
             waiting_outcomes.set(lead_id, event.value.decode(), partition)
             OUTCOMES_WAITING.set(len(outcome_by_lead))
+
+    scored_topic = topics.scored.get_topic_name()
+    SNAPSHOTS_KEPT.set_function(lambda: len(features_by_lead))
+
+    # Snapshots are kept a month and an hour (`streams.scoring.labels.KEEP_MS`), waiting
+    # outcomes an hour: an hourly sweep keeps either at most an hour past that.
+    @app.timer(settings.join_sweep_seconds)
+    async def forget_outlived_joins() -> None:
+        # Both tables are co-partitioned with leads.scored by lead_id.
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == scored_topic}
+        forgotten = await forget_outlived(
+            features, waiting_outcomes, int(time.time() * 1000),
+            partition_of=lambda lead_id: key_partition(lead_id.encode(),
+                                                       settings.topic_partitions),
+            owned=owned, held=lessons,
+            occurred_ms=lambda text: outcome_decoder.decode(text).occurred_ms)
+        if forgotten.outcomes:
+            OUTCOMES_DROPPED.labels("unknown").inc(forgotten.outcomes)
+        OUTCOMES_WAITING.set(len(outcome_by_lead))
+        if forgotten.snapshots or forgotten.outcomes:
+            await producer.flush()
+            log.info("forgot %d outlived snapshots and %d unclaimed outcomes",
+                     forgotten.snapshots, forgotten.outcomes)
 
     return learning

@@ -30,6 +30,10 @@ OUTCOMES_LEARNED = Counter(
 OUTCOMES_WAITING = Gauge(
     "aiq_outcomes_waiting", "Outcomes that arrived before their lead's feature snapshot"
 )
+SNAPSHOTS_KEPT = Gauge(
+    "aiq_snapshots_kept",
+    "Feature snapshots and learned marks the learning join keeps",
+)
 MODEL_SCORE = Histogram(
     "aiq_model_score",
     "Distribution of conversion scores",

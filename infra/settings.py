@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     promote_min_labels: int = 5_000
     promote_auc_margin: float = 0.01
     reason_codes: int = 3  # top contributing features reported per lead
+    # How often the learning join forgets snapshots and outcomes no label can use any more.
+    join_sweep_seconds: float = 3_600.0
     score_half_life_hours: float = 48.0  # a lead's score halves with every this much age
 
     # Features

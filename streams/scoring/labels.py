@@ -14,6 +14,10 @@ Contract:
   never scored here, or one already learned and forgotten, as when a restart replays
   outcomes); ``wait`` (no snapshot yet, but the outcome is fresh: its lead may still be on
   its way through `leads.scored`). Expired and unknown outcomes are counted, never learned.
+- `outlived(kept, now_ms)` says when the join may forget a kept snapshot (or the dated
+  mark of a learned lead): `KEEP_MS` after it. The only outcomes it could still teach then
+  happened within the label age yet reach us over `UNKNOWN_AFTER_MS` after they happened,
+  which the join already drops as ``unknown`` whenever the snapshot is missing.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ Verdict = Literal["learn", "expired", "unknown", "wait"]
 
 MAX_LABEL_AGE_MS = 30 * 24 * 3_600_000  # a month after scoring
 UNKNOWN_AFTER_MS = 3_600_000  # an hour of waiting for the snapshot of a fresh outcome
+#: How long the join keeps a snapshot (see `outlived`).
+KEEP_MS = MAX_LABEL_AGE_MS + UNKNOWN_AFTER_MS
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -59,3 +65,13 @@ def delay_s(snapshot: Snapshot, occurred_ms: int) -> float | None:
     if not snapshot.scored_ms:
         return None
     return max(occurred_ms - snapshot.scored_ms, 0) / 1000.0
+
+
+def outlived(kept: Mapping[str, Any], now_ms: int) -> bool:
+    """Whether the join may forget `kept`: a snapshot scored, or a learned mark made
+    (``at_ms``), more than `KEEP_MS` ago. An undated mark predates dating and goes; an
+    undated snapshot (the old bare form) stays, as it could still teach."""
+    if kept.get("learned") is True:
+        return now_ms - int(kept.get("at_ms") or 0) > KEEP_MS
+    scored_ms = kept.get("scored_ms")
+    return isinstance(scored_ms, int) and scored_ms > 0 and now_ms - scored_ms > KEEP_MS

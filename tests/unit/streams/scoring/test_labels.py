@@ -9,12 +9,14 @@ import pytest
 from streams.scoring.arms import Scorer
 from streams.scoring.health import model_metrics_rows
 from streams.scoring.labels import (
+    KEEP_MS,
     MAX_LABEL_AGE_MS,
     UNKNOWN_AFTER_MS,
     Snapshot,
     delay_s,
     from_stored,
     judge,
+    outlived,
     stored,
 )
 
@@ -63,3 +65,18 @@ def test_health_rows_give_each_arm_three_spans() -> None:
     assert by_span["rolling"].raw_calibration_error is not None
     assert by_span["hour"].roc_auc > 0.9  # the label is a function of a
     assert rows[0].recorded_at.microsecond == 0 and rows[0].worker == "w:1"
+
+
+def test_a_snapshot_outlives_its_use_a_month_and_an_hour_after_scoring() -> None:
+    scored = NOW - KEEP_MS
+    assert not outlived({"features": {}, "scored_ms": scored}, NOW)
+    assert outlived({"features": {}, "scored_ms": scored - 1}, NOW)
+    # Past that, an outcome it could still teach happened over an hour before it reached
+    # us: without its snapshot such an outcome is unknown, as any that late.
+    late = Snapshot({}, scored_ms=scored - 1)
+    assert judge(late, scored - 1 + MAX_LABEL_AGE_MS + 1, NOW) == "expired"
+    assert judge(None, scored - 1 + MAX_LABEL_AGE_MS, NOW) == "unknown"
+    assert not outlived({"a": 1.0}, NOW)  # undated: could still teach
+    assert outlived({"learned": True, "at_ms": scored - 1}, NOW)
+    assert not outlived({"learned": True, "at_ms": scored}, NOW)
+    assert outlived({"learned": True}, NOW)  # undated marks predate dating
