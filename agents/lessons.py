@@ -26,8 +26,9 @@ scorer's checkpoint.
 Holding works with `Stream.take_events`, which acks every event of a batch after the batch:
 `hold` takes one more reference on the message, and the release gives it back.
 
-Neither half of the join lives forever: most leads never get an outcome, and a snapshot is
-a few kB in memory (30 GB an hour at 2,500 leads/s). `forget_outlived` drops, on a timer,
+Neither half of the join lives forever: most leads never get an outcome, and a snapshot
+takes ~1.4 kB of memory even as text (`streams.scoring.labels.stored`; 12 GB an hour at
+2,500 leads/s). `forget_outlived` drops, on a timer,
 the snapshots and marks no outcome can use any more (`streams.scoring.labels.outlived`)
 and the outcomes that waited for a snapshot past `UNKNOWN_AFTER_MS` (dropped as
 ``unknown``, as they would be on arrival), never a held lesson's, and only in the

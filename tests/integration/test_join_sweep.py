@@ -1,7 +1,7 @@
 """The learning join forgets, in a real worker, what no outcome can use any more.
 
-Before the sweep, `features_by_lead` kept a snapshot of every lead ever scored (a few kB
-each in memory: 30 GB an hour at the bench's rate) and `outcome_by_lead` every outcome that
+Before the sweep, `features_by_lead` kept a snapshot of every lead ever scored (~3.5 kB
+each in memory then: 30 GB an hour at the bench's rate) and `outcome_by_lead` every outcome that
 never met its lead. Here the worker first scores fresh leads, then finds a month-old
 snapshot and an outcome that waited hours in its changelogs when it restarts: its sweep
 (every two seconds here) must tombstone those two and keep every fresh snapshot.
@@ -24,7 +24,7 @@ from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.outcome import Outcome
-from streams.scoring.labels import KEEP_MS, UNKNOWN_AFTER_MS
+from streams.scoring.labels import KEEP_MS, UNKNOWN_AFTER_MS, Snapshot, stored
 from streams.traffic.generator import generate
 from tests.integration.harness import WorkerProcess, free_port, landed, produce, wait_until
 
@@ -89,7 +89,7 @@ def test_outlived_snapshots_and_unclaimed_outcomes_are_forgotten(
 
     # What a month-long run leaves behind, written as the worker writes its changelogs.
     now_ms = int(time.time() * 1000)
-    snapshot = {"features": {"x": 1.0}, "scored_ms": now_ms - KEEP_MS - 60_000}
+    snapshot = stored(Snapshot({"x": 1.0}, scored_ms=now_ms - KEEP_MS - 60_000))
     outcome = Outcome(lead_id="never-scored-here", kind="purchase",
                       occurred_ms=now_ms - UNKNOWN_AFTER_MS - 60_000)
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap,

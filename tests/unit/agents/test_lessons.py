@@ -13,7 +13,7 @@ from agents.lessons import (
     is_learned,
     learned_mark,
 )
-from streams.scoring.labels import KEEP_MS, UNKNOWN_AFTER_MS
+from streams.scoring.labels import KEEP_MS, UNKNOWN_AFTER_MS, Snapshot, stored
 
 NOW = 1_800_000_000_000
 
@@ -97,8 +97,8 @@ def test_a_mark_is_never_a_snapshot() -> None:
 def test_the_sweep_forgets_only_what_no_outcome_can_use_in_partitions_it_owns() -> None:
     old, fresh = NOW - KEEP_MS - 1, NOW - KEEP_MS + 60_000
     snapshots = Table({
-        "old": {"features": {"x": 1.0}, "scored_ms": old},
-        "fresh": {"features": {"x": 1.0}, "scored_ms": fresh},
+        "old": stored(Snapshot({"x": 1.0}, scored_ms=old)),
+        "fresh": stored(Snapshot({"x": 1.0}, scored_ms=fresh)),
         "undated": {"x": 1.0},  # the old bare form: it could still teach
         "old-mark": learned_mark(old),
         "fresh-mark": learned_mark(fresh),

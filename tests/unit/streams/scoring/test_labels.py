@@ -44,7 +44,8 @@ def test_without_a_snapshot_a_fresh_outcome_waits_and_an_old_one_is_unknown(
 
 def test_snapshots_round_trip_and_the_old_bare_form_still_reads() -> None:
     snapshot = Snapshot({"a": 1.0, "features": 2.0}, scored_ms=5)
-    assert from_stored(stored(snapshot)) == snapshot
+    assert isinstance(stored(snapshot), str) and from_stored(stored(snapshot)) == snapshot
+    assert from_stored({"features": {"a": 1.0}, "scored_ms": 5}) == Snapshot({"a": 1.0}, 5)
     old = from_stored({"a": 1.0, "b": 0.0})  # what the table held before scoring times
     assert old == Snapshot({"a": 1.0, "b": 0.0}) and delay_s(old, NOW) is None
     assert judge(old, NOW, NOW) == "learn"  # no scoring time: never called expired
@@ -69,8 +70,11 @@ def test_health_rows_give_each_arm_three_spans() -> None:
 
 def test_a_snapshot_outlives_its_use_a_month_and_an_hour_after_scoring() -> None:
     scored = NOW - KEEP_MS
-    assert not outlived({"features": {}, "scored_ms": scored}, NOW)
+    assert not outlived(stored(Snapshot({"a": 1.0}, scored_ms=scored)), NOW)
+    assert outlived(stored(Snapshot({"a": 1.0}, scored_ms=scored - 1)), NOW)
+    assert not outlived({"features": {}, "scored_ms": scored}, NOW)  # as kept before
     assert outlived({"features": {}, "scored_ms": scored - 1}, NOW)
+    assert not outlived(stored(Snapshot({"a": 1.0})), NOW)  # undated
     # Past that, an outcome it could still teach happened over an hour before it reached
     # us: without its snapshot such an outcome is unknown, as any that late.
     late = Snapshot({}, scored_ms=scored - 1)
