@@ -8,7 +8,8 @@ loops poll → score → produce → store → commit, like Quix Streams' checkp
    `<app id>-ingest`);
 2. run the fused stage (`streams.ingest.ingest_one`) on each, in arrival order (the
    stateful steps need it), queueing every scored lead on `leads.scored` and every
-   rejection on `leads.dlq` in librdkafka's C queue;
+   rejection on `leads.dlq` in librdkafka's C queue, and hand the batch to the storer
+   (steps 3-5, one batch after another, while the loop polls and scores the next ones);
 3. wait until the broker stored all of them (`flush`);
 4. land the batch's leads in ClickHouse from the objects just scored (no second decode,
    no second Kafka hop), retrying until it succeeds, while the flush runs;
@@ -74,6 +75,9 @@ log = logging.getLogger(__name__)
 
 DEDUPE_SWEEP_SECONDS = 600.0
 YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms of CPU)
+# Scored batches waiting for the storer: slack for a slow insert without stalling scoring,
+# and the bound on what is scored past the last stored batch while a sink is down.
+STORE_QUEUE = 4
 SWEEP_YIELD_EVERY = 5_000  # deletions between yields to the event loop
 
 
@@ -249,42 +253,78 @@ class BatchSource(Protocol):
 async def run_batches(source: BatchSource, stage: RawStage,
                       store: Callable[[list[ScoredLead]], Awaitable[None]],
                       to_message: Callable[[Any], RawMessage] = RawMessage.of,
-                      batches: int | None = None) -> None:
+                      batches: int | None = None, queued: int = STORE_QUEUE) -> None:
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
 
-    Batch N+1 is polled and scored while batch N is being stored (the warehouse insert
-    runs on its own thread, the broker is I/O), but N+1's sinks start only
-    after N committed: sinks see batches in order, and commits only ever move forward.
-    Scoring yields to the event loop every `YIELD_EVERY` events so that the I/O of the
-    batch being stored (and Faust's other agents) keep moving meanwhile.
+    Scoring never waits for the sinks: a scored batch is queued (at most `queued` of them,
+    then the loop waits: backpressure while a sink is down) for one storer task, which
+    stores and commits batches in order, one at a time, so sinks see batches in order and
+    commits only ever move forward. Batches that queued up while one was being stored go
+    out together (fewer, larger inserts while behind). Leads reach `leads.scored`, and so
+    Redis, as soon as they are scored: librdkafka sends them meanwhile, and the storer's
+    flush only waits for them. Scoring yields to the event loop every `YIELD_EVERY` events
+    so that the I/O of the batches being stored (and Faust's other agents) keep moving.
     """
+    scored: asyncio.Queue[ScoredBatch | None] = asyncio.Queue(maxsize=queued)
+    storer = asyncio.ensure_future(_store_in_order(source, store, scored))
     done = 0
-    pending: asyncio.Future[None] | None = None
     try:
         while batches is None or done < batches:
+            if storer.done():
+                await storer  # surfaces a failure
             polled = await source.poll()
             if not polled:
-                if pending is not None and pending.done():
-                    pending, finished = None, pending
-                    await finished  # surfaces a failure
                 continue
             batch = ScoredBatch()
             for start in range(0, len(polled), YIELD_EVERY):
                 stage.score([to_message(m) for m in polled[start:start + YIELD_EVERY]], batch)
                 await asyncio.sleep(0)
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(_store_and_commit(source, store, batch))
+            await _queue(scored, batch, storer)
             done += 1
-        if pending is not None:
-            await pending
-            pending = None
+        await _queue(scored, None, storer)
+        await storer
     finally:
-        if pending is not None and not pending.done():
-            # Stopping: let the batch being stored finish and commit (a SIGKILL instead
-            # simply replays it).
+        if not storer.done():
+            # Stopping: let the queued batches be stored and committed (a SIGKILL instead
+            # simply replays them).
+            with suppress(asyncio.QueueFull):
+                scored.put_nowait(None)
             with suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(pending), timeout=15)
+                await asyncio.wait_for(asyncio.shield(storer), timeout=15)
+            storer.cancel()
+
+
+async def _queue(queue: asyncio.Queue[ScoredBatch | None], batch: ScoredBatch | None,
+                 storer: asyncio.Future[None]) -> None:
+    """Put `batch` on the storer's queue, waiting while it is full, unless the storer died."""
+    put = asyncio.ensure_future(queue.put(batch))
+    await asyncio.wait({put, storer}, return_when=asyncio.FIRST_COMPLETED)
+    if not put.done():
+        put.cancel()
+        await storer  # it stopped early: raise its failure
+        raise RuntimeError("the storer stopped before the last batch")
+
+
+async def _store_in_order(source: BatchSource,
+                          store: Callable[[list[ScoredLead]], Awaitable[None]],
+                          queue: asyncio.Queue[ScoredBatch | None]) -> None:
+    """Store and commit queued batches in order until the end (None) is taken."""
+    while True:
+        batch = await queue.get()
+        if batch is None:
+            return
+        end = False
+        while not queue.empty():  # what queued up meanwhile goes out with it
+            more = queue.get_nowait()
+            if more is None:
+                end = True
+                break
+            batch.leads.extend(more.leads)
+            batch.dead_letters += more.dead_letters
+            batch.offsets.update(more.offsets)  # later batches read further
+        await _store_and_commit(source, store, batch)
+        if end:
+            return
 
 
 async def _store_and_commit(source: BatchSource,

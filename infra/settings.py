@@ -121,13 +121,17 @@ class Settings(BaseSettings):
     # Model health: per-arm figures into ClickHouse model_metrics this often
     model_metrics_seconds: float = 60.0
 
-    # The raw → scored batch loop (agents/ingest.py): a batch is scored, stored and
-    # committed as one. 1,000 amortises the per-batch costs (flush, one insert, one Redis
-    # pipeline, one commit: ~5-20 ms together) to a few µs a lead while a batch still
-    # scores in ~0.1 s, the longest the event loop is held; 50 ms is the most a lead
-    # waits for its batch when traffic is light.
+    # The raw → scored batch loop (agents/ingest.py) and the serve loop (agents/serve.py):
+    # a batch is scored, stored and committed as one. 1,000 amortises the per-batch costs
+    # (flush, one insert, one Redis pipeline, one commit: ~5-20 ms together) to a few µs a
+    # lead while a batch still scores in ~0.1 s, the longest the event loop is held.
+    # A poll waits this long to fill its batch when traffic is light (librdkafka's consume
+    # blocks until the batch is full or the time is up), and a lead crosses two such polls
+    # on its way to Redis: 50 ms gave p99 → Redis 298-557 ms at half the maximum, 10 ms
+    # 196 ms, with the saturated rate unchanged (a backlog fills batches before the time
+    # is up; the storer merges small batches that queue up). BENCHMARKS.md, 2026-12-05.
     ingest_batch_max: int = 1_000
-    ingest_poll_seconds: float = 0.05
+    ingest_poll_seconds: float = 0.01
 
     @model_validator(mode="after")
     def _embedded_warehouse_in_state_dir(self) -> Settings:

@@ -182,3 +182,33 @@ def test_every_raw_event_becomes_one_scored_lead_or_one_dead_letter() -> None:
         assert [lead.lead_id for lead in store.batches[0]] == [s.lead_id for s in scored]
 
     run(scenario())
+
+
+def test_scoring_runs_ahead_of_a_stuck_sink_only_as_far_as_the_queue_then_merges() -> None:
+    async def scenario() -> None:
+        log: list[str] = []
+        messages = raw_messages(60, seed=10)
+        polls = [messages[i:i + 10] for i in range(0, 60, 10)]
+        source, store = Source(polls, log), Store(log)
+        loop = asyncio.create_task(run_batches(source, stage(source), store,
+                                               to_message=lambda m: m, batches=6, queued=2))
+        for _ in range(300):
+            await asyncio.sleep(0)
+        # One batch in the stuck sink, two queued, one scored and waiting for room: no more.
+        assert log.count("poll") == 4 and log.count("store 0") == 1 and "commit" not in log
+        store.release.set()
+        await asyncio.wait_for(loop, 5)
+        # Behind, the queued batches went out together: fewer stores than batches, each
+        # committed after it was stored, the last commit at the end of every partition.
+        assert len(store.batches) < 6 and len(source.commits) == len(store.batches)
+        assert sum(len(b) for b in store.batches) == sum(
+            1 for t, _ in source.sent if t == SCORED)
+        final: dict[tuple[str, int], int] = {}
+        for commit in source.commits:
+            final.update(commit)
+        ends: dict[tuple[str, int], int] = {}
+        for m in messages:
+            ends[(m.topic, m.partition)] = max(ends.get((m.topic, m.partition), 0), m.offset + 1)
+        assert final == ends
+
+    run(scenario())
