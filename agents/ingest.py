@@ -75,9 +75,11 @@ log = logging.getLogger(__name__)
 
 DEDUPE_SWEEP_SECONDS = 600.0
 YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms of CPU)
-# Scored batches waiting for the storer: slack for a slow insert without stalling scoring,
-# and the bound on what is scored past the last stored batch while a sink is down.
-STORE_QUEUE = 4
+# Raw events in scored batches waiting for the storer: slack for a slow insert without
+# stalling scoring, and the bound on what is scored past the last stored batch while a
+# sink is down. Counted in events, not batches: light traffic polls many small batches
+# (a 10 ms poll holds ~15 leads at 1,500/s), and four of those are less than one insert.
+STORE_QUEUE_EVENTS = 4_000
 SWEEP_YIELD_EVERY = 5_000  # deletions between yields to the event loop
 
 
@@ -250,23 +252,66 @@ class BatchSource(Protocol):
     async def commit(self, offsets: dict[tuple[str, int], int]) -> None: ...
 
 
+class StoreQueue:
+    """Scored batches waiting for the storer, bounded by the raw events they hold.
+
+    `take` hands over everything queued as one batch (in order: offsets of later batches
+    win), so a storer that fell behind catches up with one larger insert."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._batches: list[ScoredBatch] = []
+        self._events = 0
+        self._closed = False
+        self._changed = asyncio.Event()  # either side waits for the other on it
+
+    async def put(self, batch: ScoredBatch, events: int) -> None:
+        """Queue `batch` (`events` raw events) once there is room."""
+        while self._events >= self.limit:
+            self._changed.clear()
+            await self._changed.wait()
+        self._batches.append(batch)
+        self._events += events
+        self._changed.set()
+
+    def close(self) -> None:
+        """No more batches: `take` returns None once the queue is drained."""
+        self._closed = True
+        self._changed.set()
+
+    async def take(self) -> ScoredBatch | None:
+        while not self._batches:
+            if self._closed:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+        batches, self._batches, self._events = self._batches, [], 0
+        self._changed.set()
+        merged = batches[0]
+        for more in batches[1:]:
+            merged.leads.extend(more.leads)
+            merged.dead_letters += more.dead_letters
+            merged.offsets.update(more.offsets)
+        return merged
+
+
 async def run_batches(source: BatchSource, stage: RawStage,
                       store: Callable[[list[ScoredLead]], Awaitable[None]],
                       to_message: Callable[[Any], RawMessage] = RawMessage.of,
-                      batches: int | None = None, queued: int = STORE_QUEUE) -> None:
+                      batches: int | None = None, queued: int = STORE_QUEUE_EVENTS) -> None:
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
 
-    Scoring never waits for the sinks: a scored batch is queued (at most `queued` of them,
-    then the loop waits: backpressure while a sink is down) for one storer task, which
-    stores and commits batches in order, one at a time, so sinks see batches in order and
-    commits only ever move forward. Batches that queued up while one was being stored go
-    out together (fewer, larger inserts while behind). Leads reach `leads.scored`, and so
-    Redis, as soon as they are scored: librdkafka sends them meanwhile, and the storer's
-    flush only waits for them. Scoring yields to the event loop every `YIELD_EVERY` events
-    so that the I/O of the batches being stored (and Faust's other agents) keep moving.
+    Scoring never waits for the sinks: a scored batch is queued (up to `queued` raw events
+    in all, then the loop waits: backpressure while a sink is down) for one storer task,
+    which stores and commits in order, one store at a time, so sinks see batches in order
+    and commits only ever move forward; batches that queued up meanwhile go out together.
+    Leads reach `leads.scored`, and so Redis, as soon as they are scored: librdkafka sends
+    them meanwhile, and the storer's flush only waits for them. Scoring yields to the event
+    loop every `YIELD_EVERY` events so that the I/O of the batches being stored (and
+    Faust's other agents) keep moving.
     """
-    scored: asyncio.Queue[ScoredBatch | None] = asyncio.Queue(maxsize=queued)
-    storer = asyncio.ensure_future(_store_in_order(source, store, scored))
+    queue = StoreQueue(queued)
+    storer = asyncio.ensure_future(_store_in_order(source, store, queue))
     done = 0
     try:
         while batches is None or done < batches:
@@ -279,52 +324,36 @@ async def run_batches(source: BatchSource, stage: RawStage,
             for start in range(0, len(polled), YIELD_EVERY):
                 stage.score([to_message(m) for m in polled[start:start + YIELD_EVERY]], batch)
                 await asyncio.sleep(0)
-            await _queue(scored, batch, storer)
+            await _unless_failed(queue.put(batch, len(polled)), storer)
             done += 1
-        await _queue(scored, None, storer)
+        queue.close()
         await storer
     finally:
         if not storer.done():
             # Stopping: let the queued batches be stored and committed (a SIGKILL instead
             # simply replays them).
-            with suppress(asyncio.QueueFull):
-                scored.put_nowait(None)
+            queue.close()
             with suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(storer), timeout=15)
             storer.cancel()
 
 
-async def _queue(queue: asyncio.Queue[ScoredBatch | None], batch: ScoredBatch | None,
-                 storer: asyncio.Future[None]) -> None:
-    """Put `batch` on the storer's queue, waiting while it is full, unless the storer died."""
-    put = asyncio.ensure_future(queue.put(batch))
-    await asyncio.wait({put, storer}, return_when=asyncio.FIRST_COMPLETED)
-    if not put.done():
-        put.cancel()
+async def _unless_failed(put: Awaitable[None], storer: asyncio.Future[None]) -> None:
+    """Await `put` (it waits while the queue is full), unless the storer dies meanwhile."""
+    putting = asyncio.ensure_future(put)
+    await asyncio.wait({putting, storer}, return_when=asyncio.FIRST_COMPLETED)
+    if not putting.done():
+        putting.cancel()
         await storer  # it stopped early: raise its failure
         raise RuntimeError("the storer stopped before the last batch")
 
 
 async def _store_in_order(source: BatchSource,
                           store: Callable[[list[ScoredLead]], Awaitable[None]],
-                          queue: asyncio.Queue[ScoredBatch | None]) -> None:
-    """Store and commit queued batches in order until the end (None) is taken."""
-    while True:
-        batch = await queue.get()
-        if batch is None:
-            return
-        end = False
-        while not queue.empty():  # what queued up meanwhile goes out with it
-            more = queue.get_nowait()
-            if more is None:
-                end = True
-                break
-            batch.leads.extend(more.leads)
-            batch.dead_letters += more.dead_letters
-            batch.offsets.update(more.offsets)  # later batches read further
+                          queue: StoreQueue) -> None:
+    """Store and commit what is queued, in order, until the queue is closed and drained."""
+    while (batch := await queue.take()) is not None:
         await _store_and_commit(source, store, batch)
-        if end:
-            return
 
 
 async def _store_and_commit(source: BatchSource,

@@ -422,17 +422,25 @@ def _drop_database(settings: Settings) -> None:
 def summary(result: dict) -> dict:
     """The JSON the issue asks for (first backend's 1-worker figures at the top level)."""
     runs = result["runs"]
-    one = next(r for r in runs if r["workers"] == 1)
-    two = next((r for r in runs if r["workers"] == 2 and r["backend"] == one["backend"]), None)
+    # The first backend's runs (`--workers 2` alone has no 1-worker or paced figures).
+    backend = runs[0]["backend"]
+    one = next((r for r in runs if r["workers"] == 1 and r["backend"] == backend), None)
+    two = next((r for r in runs if r["workers"] == 2 and r["backend"] == backend), None)
+    paced = one.get("paced") if one else None
+
+    def p99(figures: dict | None, key: str) -> float | None:
+        return round(figures[key][2], 1) if figures else None
+
     out = {
         "passthrough_msgs_per_s": round(result["passthrough_msgs_per_s"], 1),
-        "e2e_leads_per_s": round(one["leads_per_s"], 1),
+        "e2e_leads_per_s": round(one["leads_per_s"], 1) if one else None,
         "e2e_leads_per_s_2_workers": round(two["leads_per_s"], 1) if two else None,
-        "ratio_to_passthrough": round(one["leads_per_s"] / result["passthrough_msgs_per_s"], 3),
-        "p99_landed_ms": round(one["paced"]["landed_ms"][2], 1),
-        "p99_redis_ms": round(one["paced"]["redis_ms"][2], 1),
-        "p99_redis_ms_cold": round(one["paced"]["cold"]["redis_ms"][2], 1),
-        "backend": one["backend"],
+        "ratio_to_passthrough": (round(one["leads_per_s"] / result["passthrough_msgs_per_s"], 3)
+                                 if one else None),
+        "p99_landed_ms": p99(paced, "landed_ms"),
+        "p99_redis_ms": p99(paced, "redis_ms"),
+        "p99_redis_ms_cold": p99(paced and paced["cold"], "redis_ms"),
+        "backend": backend,
         "label": result["label"],
         "by_backend": {},
     }

@@ -191,10 +191,11 @@ def test_scoring_runs_ahead_of_a_stuck_sink_only_as_far_as_the_queue_then_merges
         polls = [messages[i:i + 10] for i in range(0, 60, 10)]
         source, store = Source(polls, log), Store(log)
         loop = asyncio.create_task(run_batches(source, stage(source), store,
-                                               to_message=lambda m: m, batches=6, queued=2))
+                                               to_message=lambda m: m, batches=6, queued=20))
         for _ in range(300):
             await asyncio.sleep(0)
-        # One batch in the stuck sink, two queued, one scored and waiting for room: no more.
+        # One batch in the stuck sink, two queued (20 events: full), one scored and waiting
+        # for room: no more.
         assert log.count("poll") == 4 and log.count("store 0") == 1 and "commit" not in log
         store.release.set()
         await asyncio.wait_for(loop, 5)
