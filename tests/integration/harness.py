@@ -8,11 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
-from confluent_kafka import Producer
+import orjson
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
@@ -25,6 +29,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str,
+                 **overrides: Any) -> Settings:
+    """A test's own state dir, topics and worker port, and `overrides`, which also go into
+    the environment the worker subprocess inherits."""
+    for name, value in overrides.items():
+        monkeypatch.setenv(f"AIQ_{name.upper()}", str(value))
+    return Settings(state_dir=tmp_path / "state", topic_prefix=f"{prefix}{uuid.uuid4().hex[:10]}.",
+                    worker_web_port=free_port(), land_batch_seconds=0.2, **overrides)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -145,3 +159,46 @@ def scalar(settings: Settings, sql: str) -> int:
 def landed(settings: Settings) -> tuple[int, int]:
     return (scalar(settings, "SELECT count() FROM leads FINAL"),
             scalar(settings, "SELECT count() FROM dlq FINAL"))
+
+
+def landed_by_worker(settings: Settings, events: list[GeneratedEvent],
+                     log_path: Path) -> WorkerProcess:
+    """A started worker that has landed `events` (all valid ones); the caller stops it."""
+    worker = WorkerProcess(settings, log_path)
+    worker.start()
+    try:
+        produce(settings, events)
+        assert wait_until(lambda: landed(settings) == (len(events), 0), timeout=120), (
+            landed(settings), worker.log_tail())
+    except BaseException:
+        worker.stop()
+        raise
+    return worker
+
+
+def changelog(settings: Settings, table: str) -> dict[str, list[bytes | None]]:
+    """Every key of a Faust table's changelog with its values in order (None: deleted),
+    read from the beginning to the end each partition had when called."""
+    topic = f"{settings.topic_prefix}{settings.app_id}-{table}-changelog"
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"changelog-{os.getpid()}-{time.monotonic_ns()}",
+                         "enable.auto.commit": False})
+    ends = {}
+    for partition in range(settings.topic_partitions):
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if high > 0:
+            ends[partition] = high
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    history: dict[str, list[bytes | None]] = {}
+    deadline = time.monotonic() + 30
+    try:
+        while ends and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                continue
+            history.setdefault(orjson.loads(message.key()), []).append(message.value())
+            if message.offset() + 1 >= ends.get(message.partition(), 0):
+                ends.pop(message.partition(), None)
+    finally:
+        consumer.close()
+    return history
