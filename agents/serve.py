@@ -128,11 +128,10 @@ def serve_consumer(settings: Settings) -> BatchConsumer:
     return BatchConsumer(
         settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-serve",
         [settings.topic(LEADS_SCORED)], max_messages=settings.ingest_batch_max,
-        poll_timeout=settings.ingest_poll_seconds, client_id="aiqleads-serve",
-        # Until serving had its own group, the raw loop served what it scored, and Faust's
-        # group (`remember_features`) read `leads.scored` just behind it: start there
-        # rather than re-serving the topic's whole retention.
-        resume_from=f"{settings.topic_prefix}{settings.app_id}")
+        # No `resume_from`: a serve group without offsets (new, or its worker never reached
+        # Redis) starts at the topic's beginning, never where `remember_features` (Faust's
+        # group, a live reader of leads.scored) got to; that skipped unserved leads.
+        poll_timeout=settings.ingest_poll_seconds, client_id="aiqleads-serve")
 
 
 async def serve_batches(source: ScoredSource, server: Server, stopping: asyncio.Event) -> None:
