@@ -32,14 +32,16 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   reads them after the originals: same key, same partition) take them off sale.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: the loop and the timer run outside any
-  Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics.
+  Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics. The
+  sweep writes tombstones only into the changelog partitions Faust assigned this worker
+  (`agents.persist.sweep`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,7 +52,7 @@ from confluent_kafka import Message
 from prometheus_client import Counter
 
 from agents.partitioning import pin_partitions
-from agents.persist import Changelogged, WriteBehind, restore_all
+from agents.persist import Changelogged, WriteBehind, restore_all, sweep
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
 from infra.kafka.batch import BatchConsumer
@@ -60,7 +62,7 @@ from infra.settings import Settings
 from schemas.codec import encode
 from schemas.contract import LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
 from schemas.lead import ScoredLead
-from streams.dedupe import expired_keys, is_expired
+from streams.dedupe import is_expired
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
@@ -80,27 +82,11 @@ YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms 
 # sink is down. Counted in events, not batches: light traffic polls many small batches
 # (a 10 ms poll holds ~15 leads at 1,500/s), and four of those are less than one insert.
 STORE_QUEUE_EVENTS = 4_000
-SWEEP_YIELD_EVERY = 5_000  # deletions between yields to the event loop
 
 
 def sweep_seconds(window: timedelta) -> float:
     """How often to sweep: every ten minutes, or four times a window when that is shorter."""
     return max(1.0, min(DEDUPE_SWEEP_SECONDS, window.total_seconds() / 4))
-
-
-async def forget_expired(table: MutableMapping[str, str], now_ms: int, window_ms: int) -> int:
-    """Delete the originals older than the window; how many went. Runs outside any event."""
-    forgotten = 0
-    for key in expired_keys(table, now_ms, window_ms):
-        entry = table.get(key)
-        # While we yielded, the agent may have stored a fresh original under the same key.
-        if entry is None or not is_expired(entry, now_ms, window_ms):
-            continue
-        del table[key]
-        forgotten += 1
-        if forgotten % SWEEP_YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # a big sweep must not stall the agents
-    return forgotten
 
 
 class _BySource(dict[str, Counter]):
@@ -420,7 +406,11 @@ def register(
     async def forget_expired_originals() -> None:
         now_ms = int(datetime.now(UTC).timestamp() * 1000)
         window_ms = int(config.dedupe_window.total_seconds() * 1000)
-        forgotten = await forget_expired(originals, now_ms, window_ms)
+        # The table's changelog partitions follow Faust's assignment, not the raw loop's.
+        owned = {tp.partition for tp in app.consumer.assignment()}
+        forgotten = await sweep(
+            originals, lambda _, entry: is_expired(entry, now_ms, window_ms),
+            partition_of=first_lead_by_contact.partition_for_key, owned=owned)
         if forgotten:
             log.info("forgot %d expired originals of %s", forgotten, first_lead_by_contact.name)
 

@@ -32,20 +32,18 @@ takes ~1.4 kB of memory even as text (`streams.scoring.labels.stored`; 12 GB an 
 the snapshots and marks no outcome can use any more (`streams.scoring.labels.outlived`)
 and the outcomes that waited for a snapshot past `UNKNOWN_AFTER_MS` (dropped as
 ``unknown``, as they would be on arrival), never a held lesson's, and only in the
-partitions this worker owns: a key of another worker's partition is a stale copy, and its
-tombstone would delete the owner's live value.
+partitions this worker owns (`agents.persist.sweep`): a key of another worker's partition
+is a stale copy, dropped from memory only, as its tombstone would delete the owner's value.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Container, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agents.persist import SweptTable, sweep
 from streams.scoring.labels import judge, outlived
-
-SWEEP_YIELD_EVERY = 5_000  # keys looked at between yields to the event loop
 
 
 def learned_mark(at_ms: int) -> dict[str, Any]:
@@ -66,13 +64,10 @@ class Held(Protocol):
     def ack(self) -> bool: ...
 
 
-class JoinTable(Protocol):
+class JoinTable(SweptTable, Protocol):
     """`agents.persist.Changelogged`: writes to a given changelog partition."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
     def set(self, key: str, value: Any, partition: int = -1) -> None: ...
-    def delete(self, key: str, partition: int = -1) -> None: ...
-    def __iter__(self) -> Iterator[str]: ...
 
 
 @dataclass
@@ -116,7 +111,6 @@ async def acked_when_stored(events: list[Held], stored: Callable[[], Awaitable[N
         event.ack()
 
 
-
 @dataclass(frozen=True)
 class Forgotten:
     snapshots: int  # snapshots and learned marks
@@ -128,23 +122,11 @@ async def forget_outlived(snapshots: JoinTable, waiting: JoinTable, now_ms: int,
                           held: Container[str], occurred_ms: Callable[[Any], int]
                           ) -> Forgotten:
     """Forget what no outcome can use any more (see the module docstring)."""
-
-    async def sweep(table: JoinTable, spent: Callable[[Any], bool]) -> int:
-        gone = 0
-        for looked, lead_id in enumerate(list(table), 1):
-            if looked % SWEEP_YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a big sweep must not stall the agents
-            # Read after any yield: an agent may have replaced the value meanwhile.
-            value = table.get(lead_id)
-            if value is None or lead_id in held or not spent(value):
-                continue
-            partition = partition_of(lead_id)
-            if partition in owned:
-                table.delete(lead_id, partition)
-                gone += 1
-        return gone
-
     return Forgotten(
-        snapshots=await sweep(snapshots, lambda kept: outlived(kept, now_ms)),
-        outcomes=await sweep(waiting, lambda text: judge(None, occurred_ms(text), now_ms)
-                             == "unknown"))
+        snapshots=await sweep(
+            snapshots, lambda lead_id, kept: lead_id not in held and outlived(kept, now_ms),
+            partition_of=partition_of, owned=owned),
+        outcomes=await sweep(
+            waiting, lambda lead_id, text: lead_id not in held
+            and judge(None, occurred_ms(text), now_ms) == "unknown",
+            partition_of=partition_of, owned=owned))

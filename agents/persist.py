@@ -13,9 +13,10 @@ no current event whose partition could be borrowed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Callable, Container, Iterator, MutableMapping, Sequence
+from typing import Any, Protocol
 
 import faust
 import orjson
@@ -26,6 +27,7 @@ from streams.features.store import Persistent
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
+SWEEP_YIELD_EVERY = 5_000  # keys looked at between yields to the event loop
 
 
 #: Queue one changelog record: topic, value (None deletes), key, headers, partition (-1: by key).
@@ -75,6 +77,10 @@ class Changelogged(MutableMapping[str, Any]):
         del self.data[key]
         self.produce(self.topic, None, orjson.dumps(key), None, partition)
 
+    def forget(self, key: str) -> None:
+        """Drop `key` from this worker's memory only; the changelog keeps it."""
+        self.data.pop(key, None)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.data)
 
@@ -84,6 +90,41 @@ class Changelogged(MutableMapping[str, Any]):
     @property
     def name(self) -> str:
         return self.table.name
+
+
+class SweptTable(Protocol):
+    """What `sweep` needs of a table (`Changelogged`)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def delete(self, key: str, partition: int = -1) -> None: ...
+    def forget(self, key: str) -> None: ...
+    def __iter__(self) -> Iterator[str]: ...
+
+
+async def sweep(table: SweptTable, spent: Callable[[str, Any], bool], *,
+                partition_of: Callable[[str], int], owned: Container[int]) -> int:
+    """Forget every key of `table` whose value is `spent`; how many tombstones it wrote.
+
+    Runs on a timer, outside any event. A key of a changelog partition this worker owns
+    is deleted through the changelog; any other key is a copy the worker wrote or kept
+    from before a rebalance, and is only dropped from memory: its owner decides, and a
+    tombstone from here could land after the owner's newer value.
+    """
+    gone = 0
+    for looked, key in enumerate(list(table), 1):
+        if looked % SWEEP_YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a big sweep must not stall the agents
+        # Read after any yield: an agent may have replaced the value meanwhile.
+        value = table.get(key)
+        if value is None or not spent(key, value):
+            continue
+        partition = partition_of(key)
+        if partition in owned:
+            table.delete(key, partition)
+            gone += 1
+        else:
+            table.forget(key)
+    return gone
 
 
 class WriteBehind:

@@ -11,7 +11,7 @@ tests): `contact|cell → "lead_id@event_ms"` for originals only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from functools import lru_cache
 
 import h3.api.basic_int as h3
@@ -72,8 +72,3 @@ def find_original(
 def is_expired(entry: str, now_ms: int, window_ms: int) -> bool:
     """Whether a stored original (`lead_id@event_ms`) is older than the window at `now_ms`."""
     return now_ms - int(entry.rpartition("@")[2]) > window_ms
-
-
-def expired_keys(state: Mapping[str, str], now_ms: int, window_ms: int) -> list[str]:
-    """Keys whose original is older than the window: safe to forget."""
-    return [key for key, entry in state.items() if is_expired(entry, now_ms, window_ms)]
