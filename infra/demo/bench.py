@@ -512,9 +512,14 @@ def plot(result: dict, path: Path) -> None:
         red = [(p, ms) for p, _, ms in series if ms is not None]
         bottom.plot([(p - t0) / 1000 for p, _ in red], [ms for _, ms in red], ".", ms=2,
                     label=f"{r['backend']}: produce → Redis")
-    bottom.set(title="Latency per lead at half the 1-worker maximum", xlabel="seconds",
-               ylabel="ms", yscale="log")
-    bottom.legend(markerscale=4)
+    if bottom.has_data():
+        bottom.set(title="Latency per lead at half the 1-worker maximum", xlabel="seconds",
+                   ylabel="ms", yscale="log")
+        bottom.legend(markerscale=4)
+    else:  # --workers 2 alone: no paced run
+        bottom.set_axis_off()
+        bottom.text(0.5, 0.5, "no paced run (latency is measured with one worker)",
+                    ha="center", va="center", transform=bottom.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
