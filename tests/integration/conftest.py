@@ -9,11 +9,16 @@
   path per process at a time, so it is closed after each test; a test that opens chdb on
   another path must close it before the next test starts.
 - `warehouse`: parametrised over both (`[server]`, `[embedded]`).
+- `_delete_test_topics` (the whole session): the topics tests created under their random
+  prefixes are deleted at the end, so a `make test` against the developer's `make up`
+  services leaves their Kafka as it found it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +32,32 @@ from infra.warehouse.errors import WarehouseUnavailable
 from infra.warehouse.query import run_query
 from infra.warehouse.server import ServerWarehouse
 from infra.warehouse.url import ServerUrl, parse_url
-from tests.integration.harness import free_port
+from tests.integration.harness import delete_topics, free_port, topics_named
 
 SERVER_URL_ENV = "AIQ_TEST_CLICKHOUSE_URL"
 DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
+
+
+# The prefixes tests give their topics: a letter and 8-12 hex digits, or a fixed test name.
+TEST_TOPIC = re.compile(r"^(?:[a-z][0-9a-f]{8,12}|t-behaviour)\.")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_test_topics() -> Iterator[None]:
+    bootstrap = Settings().kafka_bootstrap
+    try:
+        before = set(topics_named(bootstrap, TEST_TOPIC.match))
+    except Exception as exc:  # no broker: the tests that need one say so themselves
+        logging.getLogger(__name__).warning("no topic cleanup: %s", exc)
+        yield
+        return
+    yield
+    created = [name for name in topics_named(bootstrap, TEST_TOPIC.match) if name not in before]
+    for start in range(0, len(created), 200):
+        try:
+            delete_topics(bootstrap, created[start:start + 200])
+        except Exception as exc:  # housekeeping: never the reason a run fails
+            logging.getLogger(__name__).warning("test topics left on the broker: %s", exc)
 
 
 @pytest.fixture(scope="session")

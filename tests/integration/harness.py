@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
@@ -39,6 +40,25 @@ def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str,
         monkeypatch.setenv(f"AIQ_{name.upper()}", str(value))
     return Settings(state_dir=tmp_path / "state", topic_prefix=f"{prefix}{uuid.uuid4().hex[:10]}.",
                     worker_web_port=free_port(), land_batch_seconds=0.2, **overrides)
+
+
+def topics_named(bootstrap: str, wanted: Callable[[str], bool]) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    return [name for name in admin.list_topics(timeout=10).topics if wanted(name)]
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    if not names:
+        return
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_topics(names, operation_timeout=10).values():
+        future.result(timeout=15)
+
+
+def delete_own_topics(settings: Settings) -> None:
+    """Delete every topic under `settings.topic_prefix`."""
+    delete_topics(settings.kafka_bootstrap, topics_named(
+        settings.kafka_bootstrap, lambda name: name.startswith(settings.topic_prefix)))
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -12,7 +12,6 @@ import h3.api.basic_int as h3
 import msgspec
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
 
 from infra.demo.buyers import run_buyers
 from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
@@ -21,7 +20,7 @@ from schemas.codec import encode
 from schemas.contract import BUYER_INTERACTIONS, LEADS_SCORED
 from schemas.lead import ScoredLead
 from schemas.market import BuyerInteraction
-from tests.integration.harness import wait_until
+from tests.integration.harness import delete_own_topics, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +33,7 @@ def settings() -> Iterator[Settings]:
     settings = Settings(topic_prefix=f"t{uuid.uuid4().hex[:12]}.")
     ensure_topics(settings)
     yield settings
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix)]
-    for future in admin.delete_topics(mine, operation_timeout=10).values():
-        future.result(timeout=15)
+    delete_own_topics(settings)
 
 
 def lead(i: int, now_ms: int, **changes: object) -> ScoredLead:

@@ -15,7 +15,6 @@ import pytest
 import schemathesis
 from asgi_lifespan import LifespanManager
 from confluent_kafka import Consumer, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from schemathesis.checks import positive_data_acceptance
@@ -26,6 +25,7 @@ from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.settings import Settings
 from schemas.contract import SOURCES, raw_topic
 from streams.identity import lead_id
+from tests.integration.harness import delete_own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,6 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(
         topic_prefix=f"i{uuid.uuid4().hex[:12]}.", ingest_api_keys=KEYS, **overrides
     )
-
-
-def _delete_topics(settings: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix)]
-    for future in (admin.delete_topics(mine, operation_timeout=10).values() if mine else ()):
-        future.result(timeout=15)
 
 
 @asynccontextmanager
@@ -63,7 +56,7 @@ async def kafka_settings() -> AsyncIterator[Settings]:
     settings = _settings()
     await asyncio.to_thread(ensure_topics, settings)
     yield settings
-    await asyncio.to_thread(_delete_topics, settings)
+    await asyncio.to_thread(delete_own_topics, settings)
 
 
 @pytest.fixture
@@ -494,7 +487,7 @@ _schema = schemathesis.openapi.from_dict(_fuzz_app.openapi()).include(
 def fuzz_topics() -> Iterator[None]:
     ensure_topics(_fuzz_settings)
     yield
-    _delete_topics(_fuzz_settings)
+    delete_own_topics(_fuzz_settings)
 
 
 @_schema.parametrize()

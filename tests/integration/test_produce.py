@@ -23,6 +23,7 @@ from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.contract import LEADS_OUTCOMES, raw_topic
 from streams.traffic.generator import generate
+from tests.integration.harness import delete_own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +46,7 @@ def settings() -> Iterator[Settings]:
     else:
         pytest.fail(f"no Kafka at {settings.kafka_bootstrap}; run `aiqleads up`")
     yield settings
-    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix)]
-    if mine:
-        for future in admin.delete_topics(mine, operation_timeout=10).values():
-            future.result(timeout=15)
+    delete_own_topics(settings)
 
 
 def _consume(settings: Settings, topics: list[str], expected: int) -> Iterator[Message]:
