@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +46,7 @@ from confluent_kafka import Producer
 
 from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
 from infra.settings import Settings
+from infra.stack.ports import free_port
 from infra.warehouse.query import run_query
 from infra.warehouse.url import ServerUrl, parse_url
 from schemas.contract import raw_topic
@@ -57,12 +57,6 @@ PACED_WARM_SECONDS = 15.0
 SAMPLE_SECONDS = 0.5
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _LANDED = 'aiq_rows_landed_total{table="leads"}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -8,10 +8,13 @@ clients (clickhouse-driver) log a traceback.
 from __future__ import annotations
 
 import ipaddress
+import random
 import socket
 from pathlib import Path
 
 _TCP_LISTEN = "0A"  # the socket state column of /proc/net/tcp
+_LOWEST_FREE_PORT = 10_000
+_DEFAULT_EPHEMERAL_LOW = 32_768  # Linux's default ip_local_port_range starts here
 
 
 def is_loopback(host: str) -> bool:
@@ -49,6 +52,41 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def free_port(pair: bool = False) -> int:
+    """A loopback port nothing listens on, for a service or test started next.
+
+    With `pair`, port + 1 is free too (Kafka's controller and ClickHouse's HTTP port live
+    there). The port comes from below the kernel's ephemeral range: a port the kernel hands
+    out for `bind(0)` can be taken by any outgoing connection before the service binds it
+    (a ClickHouse start in CI once failed that way on its HTTP port).
+    """
+    high = _ephemeral_low() - 2
+    listening = _listening_ports() or set()
+    for _ in range(500):
+        port = random.randint(_LOWEST_FREE_PORT, high)
+        wanted = (port, port + 1) if pair else (port,)
+        if not listening.intersection(wanted) and all(map(_bindable, wanted)):
+            return port
+    raise RuntimeError(f"no free loopback port {'pair ' if pair else ''}below {high}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _DEFAULT_EPHEMERAL_LOW
+    return max(low, _LOWEST_FREE_PORT + 100)
 
 
 def _listening_ports() -> set[int] | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,26 +21,9 @@ from infra.stack import process
 from infra.stack.clickhouse import ClickHouseService
 from infra.stack.kafka import KafkaService, replication_for
 from infra.stack.managed import ManagedService
+from infra.stack.ports import free_port
 from infra.stack.redis import RedisService
 from infra.warehouse.query import run_query
-
-
-def free_port(pair: bool = False) -> int:
-    """A free loopback port; with `pair`, one whose successor is free too (Kafka's
-    controller and ClickHouse's HTTP port live on port + 1)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair or port >= 65535:
-            return port
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
 
 
 def private_settings(state_dir: Path, brokers: int = 1) -> Settings:
@@ -94,13 +76,12 @@ class PrivateStack:
         """Settings of one isolated run on this stack (topics, Redis keys, database, port)."""
         run_id = uuid.uuid4().hex[:10]
         url = self.settings.clickhouse_url.rsplit("/", 1)[0] + f"/e2e_{run_id}"
-        from tests.integration.harness import free_port as worker_port
 
         return self.settings.model_copy(update={
             "clickhouse_url": url,
             "state_dir": base / f"run-{run_id}",
             "topic_prefix": f"e{run_id}.",
-            "worker_web_port": worker_port(),
+            "worker_web_port": free_port(),
             "land_batch_seconds": 0.3,
             **overrides,
         })

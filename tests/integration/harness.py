@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,10 @@ from confluent_kafka.admin import AdminClient
 
 from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
+from infra.stack.ports import free_port
 from infra.warehouse.query import run_query
 from schemas.contract import raw_topic
 from streams.traffic.generator import GeneratedEvent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefix: str,

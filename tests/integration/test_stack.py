@@ -31,6 +31,7 @@ from infra.stack import ports as stack_ports
 from infra.stack import process as stack_process
 from infra.stack.clickhouse import ClickHouseService, ClickHouseTarget
 from infra.stack.kafka import KafkaService, new_cluster_id, split_bootstrap
+from infra.stack.ports import free_port
 from infra.stack.redis import RedisService
 from infra.stack.stripe_mock import StripeMockService
 
@@ -39,12 +40,6 @@ DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
 UNDER_MAKE_TEST = SERVER_URL_ENV in os.environ
 
 integration = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +173,8 @@ def private_settings(tmp_path: Path) -> Iterator[Settings]:
     settings = Settings(
         state_dir=tmp_path / "state",
         redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        clickhouse_url=f"clickhouse://default:@127.0.0.1:{free_port()}/lifecycle",
-        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        clickhouse_url=f"clickhouse://default:@127.0.0.1:{free_port(pair=True)}/lifecycle",
+        kafka_bootstrap=f"127.0.0.1:{free_port(pair=True)}",
     )
     yield settings
     for service in (RedisService(settings), ClickHouseService(settings)):
@@ -298,6 +293,22 @@ def test_port_open_sees_a_listener_without_connecting() -> None:
         listener.listen()
         assert stack_ports.port_open("localhost", port)
         assert stack_ports.port_open("127.0.0.1", port)
+
+
+def test_free_ports_come_from_below_the_ephemeral_range_and_skip_taken_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(free_port(pair=True) + 1 < low for _ in range(50))
+    first, second, third = (free_port(pair=True) for _ in range(3))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", second + 1))  # bound, not listening: only a bind sees it
+        draws = iter([first, second, third])
+        monkeypatch.setattr(stack_ports.random, "randint", lambda *_: next(draws))
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", first))
+            listener.listen()
+            assert free_port(pair=True) == third
 
 
 @pytest.mark.parametrize(

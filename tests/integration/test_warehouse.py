@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from infra.settings import Settings
+from infra.stack import ports
 from infra.warehouse.base import Warehouse
 from infra.warehouse.embedded import EmbeddedWarehouse
 from infra.warehouse.errors import QueryFailed, WarehouseError, WarehouseNotStarted
@@ -389,11 +390,7 @@ def test_run_query_opens_chdb_when_no_worker_listens(
 
 @pytest.fixture
 def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ports.free_port()
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from river import metrics
 
 from agents.models import ScorerCheckpoints, change_offline, load_scorer
 from infra.settings import Settings
+from infra.stack.ports import free_port
 from streams.scoring.arms import (
     CHALLENGER,
     CHAMPION,
@@ -212,12 +212,6 @@ def test_calibration_error_weighs_each_bin_by_its_labels_and_reverts() -> None:
 # --- checkpoints (agents/models.py) -------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _settings(tmp_path: Path, **kw: object) -> Settings:
     return Settings(state_dir=tmp_path, topic_prefix="t.", **kw)  # type: ignore[arg-type]
 
@@ -293,7 +287,7 @@ def test_cli_model_commands_work_on_the_checkpoint_when_no_worker_runs(tmp_path:
         scorer.learn_one(x, y)
     ScorerCheckpoints.of(settings).save(scorer)
     env = {"AIQ_STATE_DIR": str(tmp_path), "AIQ_TOPIC_PREFIX": "t.",
-           "AIQ_WORKER_WEB_PORT": str(_free_port())}  # nothing listens there
+           "AIQ_WORKER_WEB_PORT": str(free_port())}  # nothing listens there
     runner = CliRunner()
     shown = runner.invoke(main, ["model", "status"], env=env)
     assert shown.exit_code == 0, shown.output
