@@ -6,9 +6,10 @@ loops poll → score → produce → store → commit, like Quix Streams' checkp
 
 1. poll up to `ingest_batch_max` raw events (all five raw topics, one consumer group
    `<app id>-ingest`);
-2. run the fused stage (`streams.ingest.ingest_one`) on each, in arrival order (the
-   stateful steps need it), queueing every scored lead on `leads.scored` and every
-   rejection on `leads.dlq` in librdkafka's C queue, and hand the batch to the storer
+2. merge the other workers' dedupe originals that arrived meanwhile (the table's mirror),
+   then run the fused stage (`streams.ingest.ingest_one`) on each, in arrival order,
+   queueing every scored lead on `leads.scored` and every rejection on `leads.dlq` in
+   librdkafka's C queue, and hand the batch to the storer
    (steps 3-5, one batch after another, while the loop polls and scores the next ones);
 3. wait until the broker stored all of them (`flush`);
 4. land the batch's leads in ClickHouse from the objects just scored (no second decode,
@@ -30,6 +31,11 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   remembers (`streams.fraud.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
   newer ``scored_ms``, and lands them with the batch, so the warehouse and serving (which
   reads them after the originals: same key, same partition) take them off sale.
+- Missed links: every worker mirrors the whole dedupe table (`OriginalsMirror`, from its
+  changelog, all partitions). When two workers scored two leads of one person and area
+  within one mirror delay, both went out as originals; the merge names the later one, and
+  the worker that scored it (it still remembers it in `recent`) re-sends it linked, with
+  a newer ``scored_ms``, like a pull-back, and points its keys in the table at the original.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: the loop and the timer run outside any
   Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics. The
@@ -41,13 +47,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import faust
+import msgspec
+import orjson
 from confluent_kafka import Message
 from prometheus_client import Counter
 
@@ -56,13 +66,14 @@ from agents.persist import Changelogged, WriteBehind, restore_all, sweep
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
 from infra.kafka.batch import BatchConsumer
-from infra.metrics import DEAD_LETTERS, EVENTS_IN, MODEL_SCORE, observe_scored
+from infra.kafka.mirror import TopicMirror
+from infra.metrics import DEAD_LETTERS, DEDUPE_RELINKED, EVENTS_IN, MODEL_SCORE, observe_scored
 from infra.metrics import LEADS_SCORED as LEADS_SCORED_TOTAL
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.contract import LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
 from schemas.lead import ScoredLead
-from streams.dedupe import is_expired
+from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
@@ -130,6 +141,25 @@ class ScoredBatch:
 Send = Callable[[str, bytes, "bytes | None"], None]  # topic, value, key
 
 
+class OriginalsMirror:
+    """Other workers' originals merged into this worker's dedupe table, as their changelog
+    records arrive (`infra.kafka.mirror`); the links that reveals were missed wait in
+    `missed` (the stage's `IngestState.missed_links`) for `RawStage.relink`."""
+
+    def __init__(self, data: MutableMapping[str, str], window: timedelta,
+                 missed: list[MissedLink]) -> None:
+        self.data = data  # the table's memory: a mirrored record is not written again
+        self.window_ms = int(window.total_seconds() * 1000)
+        self.missed = missed
+
+    def apply(self, key: bytes, value: bytes | None) -> None:
+        missed = merge_original(self.data, orjson.loads(key),
+                                None if value is None else orjson.loads(value),
+                                window_ms=self.window_ms, now_ms=int(time.time() * 1000))
+        if missed is not None:
+            self.missed.append(missed)
+
+
 class RawStage:
     """The raw → scored stage over a batch: every event becomes a lead or a dead letter.
 
@@ -151,6 +181,8 @@ class RawStage:
         # Leads sent unquarantined, for the screen's pull-backs (in memory: after a restart
         # the leads scored before it can no longer be pulled; `recent.missed` counts them).
         self.recent = recent if recent is not None else RecentLeads()
+        # Who links to an original this worker scored, should it turn out a duplicate too.
+        self.linked_to: OrderedDict[str, list[str]] = OrderedDict()
         self._sources: dict[str, str] = {}
         self._events_in, self._leads_scored = _BySource(EVENTS_IN), _BySource(LEADS_SCORED_TOTAL)
 
@@ -167,6 +199,8 @@ class RawStage:
         # One clock reading a chunk: a lead is "received" when its batch is (≤ one poll).
         received = datetime.now(UTC)
         received_ms = int(received.timestamp() * 1000)
+        if self.state.missed_links:
+            self.relink(received_ms, batch)
         for message in messages:
             self._one(message, received, received_ms, batch)
             batch.offsets[(message.topic, message.partition)] = message.offset + 1
@@ -201,6 +235,7 @@ class RawStage:
             self.send(self.scored_topic, value, lead.lead_id.encode())
             batch.leads.append(lead)
             self.recent.remember(lead, value)
+            self._follows(lead)
             # A DLQ replay that now scores: flip its original dead letter to resolved.
             resolved = resolution(message, source=source, raw=raw,  # type: ignore[arg-type]
                                   lead_id=lead.lead_id, produced_ms=produced_ms,
@@ -217,6 +252,53 @@ class RawStage:
             batch.dead_letters += 1
         # Screened, even if it failed later: its verdict may implicate earlier leads.
         self._pull_back(received_ms, batch)
+        if self.state.missed_links:  # it displaced an original: re-send that one linked
+            self.relink(received_ms, batch)
+
+    def relink(self, now_ms: int, batch: ScoredBatch) -> None:
+        """Re-send, linked to their originals, the missed duplicates this worker scored
+        (`IngestState.missed_links`), and the duplicates it had linked to them."""
+        links, self.state.missed_links[:] = self.state.missed_links[:], []
+        originals = self.state.first_lead_by_contact
+        for later, original, original_entry in links:
+            followers = self.linked_to.pop(later, ())
+            if later in self.recent:  # otherwise another worker scored it: that one re-sends
+                lead = self.recent.take((later,))[0]
+                if lead.duplicate_of is None:
+                    self._resend(lead, original, now_ms, batch)
+                    # No original any more: whoever comes next links to the earlier one.
+                    # Not a tombstone: every worker's merge keeps the earlier of the two.
+                    entry = f"{later}@{int(lead.event_time.timestamp() * 1000)}"
+                    for key in original_keys(lead, lead.h3_r8):
+                        if originals.get(key) == entry:
+                            originals[key] = original_entry
+                else:
+                    self.recent.remember(lead, encode(lead))
+            for follower in followers:  # linked to `later`: one hop to the original instead
+                if follower in self.recent:
+                    self._resend(self.recent.take((follower,))[0], original, now_ms, batch)
+
+    def _resend(self, lead: ScoredLead, original: str, now_ms: int,
+                batch: ScoredBatch) -> None:
+        lead = msgspec.structs.replace(lead, duplicate_of=original,
+                                       scored_ms=max(now_ms, lead.scored_ms + 1))
+        value = encode(lead)
+        self.send(self.scored_topic, value, lead.lead_id.encode())
+        batch.leads.append(lead)
+        self.recent.remember(lead, value)
+        self._follows(lead)
+        DEDUPE_RELINKED.inc()
+
+    def _follows(self, lead: ScoredLead) -> None:
+        """Note a duplicate by its original (bounded like `recent`)."""
+        if lead.duplicate_of is None:
+            return
+        followers = self.linked_to.get(lead.duplicate_of)
+        if followers is None:
+            followers = self.linked_to[lead.duplicate_of] = []
+            if len(self.linked_to) > self.recent.max_leads:
+                self.linked_to.popitem(last=False)
+        followers.append(lead.lead_id)
 
     def _pull_back(self, now_ms: int, batch: ScoredBatch) -> None:
         for verdict in self.state.screen.take_implicating():
@@ -284,8 +366,12 @@ class StoreQueue:
 async def run_batches(source: BatchSource, stage: RawStage,
                       store: Callable[[list[ScoredLead]], Awaitable[None]],
                       to_message: Callable[[Any], RawMessage] = RawMessage.of,
-                      batches: int | None = None, queued: int = STORE_QUEUE_EVENTS) -> None:
+                      batches: int | None = None, queued: int = STORE_QUEUE_EVENTS,
+                      refresh: Callable[[], object] | None = None) -> None:
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
+
+    `refresh()` runs before each batch is scored (the dedupe table's mirror: other
+    workers' originals).
 
     Scoring never waits for the sinks: a scored batch is queued (up to `queued` raw events
     in all, then the loop waits: backpressure while a sink is down) for one storer task,
@@ -304,7 +390,11 @@ async def run_batches(source: BatchSource, stage: RawStage,
             if storer.done():
                 await storer  # surfaces a failure
             polled = await source.poll()
+            if refresh is not None:
+                refresh()
             if not polled:
+                if stage.state.missed_links:  # quiet: re-send them now, not at the next lead
+                    await _unless_failed(queue.put(stage.score(()), 0), storer)
                 continue
             batch = ScoredBatch()
             for start in range(0, len(polled), YIELD_EVERY):
@@ -351,7 +441,8 @@ async def _store_and_commit(source: BatchSource,
         await asyncio.gather(source.flush(), store(batch.leads))
     else:
         await source.flush()
-    await source.commit(batch.offsets)
+    if batch.offsets:
+        await source.commit(batch.offsets)
 
 
 def register(
@@ -396,8 +487,13 @@ def register(
         resume_from=f"{settings.topic_prefix}{settings.app_id}")
     # Its changelog goes out with the batch's other outputs (agents.persist.Changelogged).
     originals = Changelogged(first_lead_by_contact, consumer.produce)
+    # Every worker reads the whole dedupe table, not only the partitions Faust gave it:
+    # a lead's original may have been scored by another worker (infra.kafka.mirror).
     state = IngestState(scorer=scorer, screen=screen, first_lead_by_contact=originals,
                         stores=stores)
+    merged = OriginalsMirror(first_lead_by_contact.data, config.dedupe_window,
+                             state.missed_links)
+    mirror = TopicMirror(settings.kafka_bootstrap, originals.topic, merged.apply)
     stage = RawStage(settings, config, state, consumer.produce,
                      scored_topic=settings.topic(LEADS_SCORED),
                      dlq_topic=settings.topic(LEADS_DLQ), sample=sample)
@@ -419,10 +515,13 @@ def register(
         # The dedupe table and the feature stores first: no lead before its state is back.
         await app.tables.recovery.completed.wait()
         restore_all(behinds)
+        await asyncio.to_thread(mirror.start)
+        await mirror.catch_up()
         consumer.start()
         try:
-            await run_batches(consumer, stage, store)
+            await run_batches(consumer, stage, store, refresh=mirror.refresh)
         finally:
             consumer.close()
+            mirror.close()
 
     return consumer

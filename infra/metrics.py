@@ -10,6 +10,10 @@ DEAD_LETTERS = Counter(
     "aiq_dead_letters_total", "Events sent to the dead-letter topic", ["source", "reason"]
 )
 ROWS_LANDED = Counter("aiq_rows_landed_total", "Rows inserted into ClickHouse", ["table"])
+DEDUPE_RELINKED = Counter(
+    "aiq_dedupe_relinked_total",
+    "Leads re-sent as duplicates: another worker had scored their original within a mirror delay",
+)
 LAND_FAILURES = Counter(
     "aiq_land_failures_total", "Failed ClickHouse inserts (retried)", ["table"]
 )

@@ -12,14 +12,14 @@ lead carries its score, arm, model version, reason codes and feature snapshot.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
 
 from schemas.contract import CLIENT_IP_HEADER
 from schemas.lead import ScoredLead
-from streams.dedupe import find_original
+from streams.dedupe import MissedLink, find_original
 from streams.enrich import enrich
 from streams.features.lead import lead_features
 from streams.features.store import LeadFeatureStore
@@ -52,6 +52,8 @@ class IngestState:
     first_lead_by_contact: MutableMapping[str, str]
     # Stateful features (behaviour, density, market, …): read before the lead is counted.
     stores: Sequence[LeadFeatureStore] = ()
+    # Originals that turned out to duplicate an earlier-dated lead: the caller re-sends them.
+    missed_links: list[MissedLink] = field(default_factory=list)
 
 
 def ingest_one(
@@ -75,7 +77,7 @@ def ingest_one(
     event_ms = int(lead.event_time.timestamp() * 1000)
     duplicate_of = find_original(
         lead, cells.r8, event_ms, int(config.dedupe_window.total_seconds() * 1000),
-        state.first_lead_by_contact,
+        state.first_lead_by_contact, state.missed_links,
     )
     verdict = state.screen.screen_one(lead, cells.r7, received_ms)
     features = lead_features(lead)

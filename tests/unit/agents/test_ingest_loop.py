@@ -213,3 +213,32 @@ def test_scoring_runs_ahead_of_a_stuck_sink_only_as_far_as_the_queue_then_merges
         assert final == ends
 
     run(scenario())
+
+
+def test_an_original_that_arrives_after_its_duplicates_takes_their_place() -> None:
+    """Partitions interleave: whatever the order, the earliest-dated lead ends as the
+    original, and every other lead of the person links to it directly (no chains)."""
+    events = generate(400, seed=12, malformed_share=0.0, fraud_share=0.0,
+                      duplicate_share=0.3)
+    copies: dict[str, list[int]] = {}
+    for i, event in enumerate(events):
+        if event.duplicate_of:
+            copies.setdefault(event.duplicate_of, []).append(i)
+    original, late = next((o, c) for o, c in copies.items() if len(c) >= 2)
+    first = next(i for i, e in enumerate(events) if e.lead_id == original)
+    # The duplicates first, then the original they re-send.
+    order = [i for i in range(len(events)) if i not in (first, *late)] + [*late, first]
+    now = datetime.now(UTC).timestamp()
+    messages = [RawMessage(SETTINGS.topic(raw_topic(events[i].source)), 0, n, events[i].key,
+                           events[i].value, list(events[i].headers.items()), now)
+                for n, i in enumerate(order)]
+    source = Source([], [])
+    batch = stage(source).score(messages)
+    final = {lead.lead_id: lead.duplicate_of for lead in batch.leads}  # last version wins
+    assert final[original] is None
+    assert all(final[events[i].lead_id] == original for i in late)
+    sent = [scored_lead_decoder.decode(v).lead_id for t, v in source.sent if t == SCORED]
+    # Out as an original first, then re-sent (again if a lead between moved it first).
+    assert all(sent.count(events[i].lead_id) >= 2 for i in late[:1])
+    # Every link in the batch points at an original.
+    assert all(final.get(target, "") is None for target in final.values() if target)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import h3.api.basic_int as h3
 
 from schemas.lead import Lead
-from streams.dedupe import find_original, is_expired
+from streams.dedupe import MissedLink, find_original, is_expired, merge_original
 
 HOUR = 3_600_000
 AUSTIN = h3.latlng_to_cell(30.2713, -97.7426, 8)
@@ -65,3 +65,68 @@ def test_expired_originals_can_be_forgotten() -> None:
     find_original(_lead("b", email="b@b.co"), AUSTIN, 3 * HOUR, HOUR, state)
     expired = [key for key, entry in state.items() if is_expired(entry, 3 * HOUR, HOUR)]
     assert expired == [f"e:a@b.co|{AUSTIN}"]
+
+
+# --- merging another worker's originals (the table's mirror) ------------------------------
+
+
+def _merged(state: dict[str, str], key: str, entry: str | None, now_ms: int = 0
+            ) -> MissedLink | None:
+    return merge_original(state, key, entry, window_ms=72 * HOUR, now_ms=now_ms)
+
+
+def _worker(*leads: tuple[Lead, int, int]) -> dict[str, str]:
+    """The table of a worker that scored `leads` (lead, cell, event_ms) alone."""
+    state: dict[str, str] = {}
+    for lead, cell, event_ms in leads:
+        find_original(lead, cell, event_ms, 72 * HOUR, state)
+    return state
+
+
+def test_two_workers_that_both_recorded_an_original_agree_on_the_earlier() -> None:
+    neighbour = next(c for c in h3.grid_disk(AUSTIN, 1) if c != AUSTIN)
+    here = _worker((_lead("a", phone="+15125550100"), AUSTIN, 0))
+    there = _worker((_lead("b", email="x@y.co", phone="+15125550100"), neighbour, HOUR))
+    seen_here = [_merged(here, key, entry) for key, entry in there.items()]
+    seen_there = [_merged(there, key, entry) for key, entry in list(here.items())]
+    # Matched on the phone across neighbouring cells, found on both sides, the same way.
+    assert MissedLink("b", "a", "a@0") in seen_here
+    assert MissedLink("b", "a", "a@0") in seen_there
+    # A third lead of that person links to the earlier one whichever worker scores it.
+    for state in (here, there):
+        state[f"p:+15125550100|{neighbour}"] = "a@0"  # what the relink writes over "b"
+        assert find_original(_lead("c", phone="+15125550100"), neighbour, 2 * HOUR,
+                             72 * HOUR, state) == "a"
+
+
+def test_the_same_key_keeps_the_earlier_original_in_either_order() -> None:
+    key = f"e:a@b.co|{AUSTIN}"
+    first, second = {key: "a@100"}, {key: "b@50"}
+    assert _merged(first, key, "b@50") == MissedLink("a", "b", "b@50")
+    assert _merged(second, key, "a@100") == MissedLink("a", "b", "b@50")
+    assert first == second == {key: "b@50"}
+
+
+def test_past_the_window_the_newer_original_replaces_the_expired_one() -> None:
+    key = f"e:a@b.co|{AUSTIN}"
+    old, new = "a@0", f"b@{73 * HOUR}"
+    state = {key: old}
+    assert _merged(state, key, new) is None and state[key] == new
+    assert _merged(state, key, old) is None and state[key] == new  # a late copy of the old
+
+
+def test_a_workers_own_records_coming_back_change_nothing() -> None:
+    state = _worker((_lead("a", phone="+15125550100"), AUSTIN, 0),
+                    (_lead("b", email="other@b.co"), DALLAS, HOUR))
+    before = dict(state)
+    assert [_merged(state, key, entry) for key, entry in before.items()] == [None] * 3
+    assert state == before
+
+
+def test_a_tombstone_removes_only_an_expired_original() -> None:
+    key = f"e:a@b.co|{AUSTIN}"
+    state = {key: f"a@{10 * HOUR}"}
+    _merged(state, key, None, now_ms=11 * HOUR)  # written after the sweep that deleted it
+    assert key in state
+    _merged(state, key, None, now_ms=83 * HOUR)
+    assert key not in state
