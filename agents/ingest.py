@@ -36,6 +36,12 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   within one mirror delay, both went out as originals; the merge names the later one, and
   the worker that scored it (it still remembers it in `recent`) re-sends it linked, with
   a newer ``scored_ms``, like a pull-back, and points its keys in the table at the original.
+- Fraud sightings: the screen's velocity and bot-timing rules count a contact's (an IP's)
+  leads across areas, and a burst's leads reach different workers. Each worker sends what
+  its screen saw of every lead on `fraud.sightings` (keyed by the worker) with the batch's
+  other outputs, and mirrors the other workers' (`SightingsMirror`, the last half hour at
+  start), so its screen counts the whole burst. A verdict from another worker that
+  implicated leads this worker sent makes it pull them back, like its own verdicts.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: the loop and the timer run outside any
   Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics. The
@@ -48,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextlib import suppress
@@ -67,17 +74,26 @@ from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
 from infra.kafka.batch import BatchConsumer
 from infra.kafka.mirror import TopicMirror
-from infra.metrics import DEAD_LETTERS, DEDUPE_RELINKED, EVENTS_IN, MODEL_SCORE, observe_scored
+from infra.metrics import (
+    DEAD_LETTERS,
+    DEDUPE_RELINKED,
+    EVENTS_IN,
+    FRAUD_PULLED_BACK,
+    FRAUD_SIGHTINGS_MIRRORED,
+    MODEL_SCORE,
+    observe_scored,
+)
 from infra.metrics import LEADS_SCORED as LEADS_SCORED_TOTAL
 from infra.settings import Settings
 from schemas.codec import encode
-from schemas.contract import LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
+from schemas.contract import FRAUD_SIGHTINGS, LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
+from schemas.fraud import FraudSighting
 from schemas.lead import ScoredLead
 from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
-from streams.fraud.screen import FraudScreen
+from streams.fraud.screen import FraudScreen, FraudVerdict
 from streams.ingest import IngestConfig, IngestState, ingest_one
 from streams.parse.decode import NO_HEADERS
 from streams.parse.partner_mappings import load_partners
@@ -160,17 +176,46 @@ class OriginalsMirror:
             self.missed.append(missed)
 
 
+class SightingsMirror:
+    """Other workers' fraud sightings remembered by this worker's screen as they arrive
+    (`infra.kafka.mirror` over `fraud.sightings`); a verdict that implicated leads this
+    worker sent waits in the stage's `implicated_elsewhere` to be pulled back."""
+
+    _decoder = msgspec.json.Decoder(FraudSighting)
+
+    def __init__(self, stage: RawStage) -> None:
+        self.stage = stage
+
+    def apply(self, key: bytes, value: bytes | None) -> None:
+        stage = self.stage
+        if key == stage.worker or value is None:
+            return  # its own: already in its screen
+        try:
+            sighting = self._decoder.decode(value)
+        except msgspec.DecodeError as exc:  # not ours to judge: skip it, say so
+            log.warning("skipped a fraud sighting from %r: %s", key, exc)
+            return
+        verdict = stage.state.screen.observe(sighting, int(time.time() * 1000))
+        FRAUD_SIGHTINGS_MIRRORED.inc()
+        if verdict is not None:
+            mine = tuple(lead for lead in verdict.implicated if lead in stage.recent)
+            if mine:
+                stage.implicated_elsewhere.append(verdict._replace(implicated=mine))
+
+
 class RawStage:
     """The raw → scored stage over a batch: every event becomes a lead or a dead letter.
 
     No I/O of its own: outputs go to `send` (the batch producer's queue), and the
-    caller flushes, stores and commits. State lives in `state` and `recent`.
+    caller flushes, stores and commits. State lives in `state` and `recent`. With a
+    `sightings_topic`, what the fraud screen saw goes there too, keyed by `worker`.
     """
 
     def __init__(self, settings: Settings, config: IngestConfig, state: IngestState,
                  send: Send, *, scored_topic: str, dlq_topic: str,
                  sample: Callable[[RawMessage], None] | None = None,
-                 recent: RecentLeads | None = None) -> None:
+                 recent: RecentLeads | None = None, sightings_topic: str | None = None,
+                 worker: bytes = b"") -> None:
         self.settings = settings
         self.config = config
         self.state = state
@@ -183,6 +228,12 @@ class RawStage:
         self.recent = recent if recent is not None else RecentLeads()
         # Who links to an original this worker scored, should it turn out a duplicate too.
         self.linked_to: OrderedDict[str, list[str]] = OrderedDict()
+        self.sightings_topic = sightings_topic
+        self.worker = worker
+        if sightings_topic is not None:
+            state.screen.share()
+        # Other workers' verdicts that implicated leads this one sent (`SightingsMirror`).
+        self.implicated_elsewhere: list[FraudVerdict] = []
         self._sources: dict[str, str] = {}
         self._events_in, self._leads_scored = _BySource(EVENTS_IN), _BySource(LEADS_SCORED_TOTAL)
 
@@ -192,6 +243,11 @@ class RawStage:
             source = self._sources[topic] = source_of(self.settings, topic)
         return source
 
+    @property
+    def pending(self) -> bool:
+        """Re-sends are waiting (missed links, leads another worker's verdict implicated)."""
+        return bool(self.state.missed_links or self.implicated_elsewhere)
+
     def score(self, messages: Sequence[RawMessage], batch: ScoredBatch | None = None
               ) -> ScoredBatch:
         """Score `messages` into `batch` (a new one by default) and return it."""
@@ -199,6 +255,8 @@ class RawStage:
         # One clock reading a chunk: a lead is "received" when its batch is (≤ one poll).
         received = datetime.now(UTC)
         received_ms = int(received.timestamp() * 1000)
+        if self.implicated_elsewhere:
+            self._pull_back(received_ms, batch)
         if self.state.missed_links:
             self.relink(received_ms, batch)
         for message in messages:
@@ -251,6 +309,9 @@ class RawStage:
             self.send(self.dlq_topic, encode(letter), message.key)
             batch.dead_letters += 1
         # Screened, even if it failed later: its verdict may implicate earlier leads.
+        if self.sightings_topic is not None:
+            for sighting in self.state.screen.take_sightings():
+                self.send(self.sightings_topic, encode(sighting), self.worker)
         self._pull_back(received_ms, batch)
         if self.state.missed_links:  # it displaced an original: re-send that one linked
             self.relink(received_ms, batch)
@@ -301,14 +362,18 @@ class RawStage:
         followers.append(lead.lead_id)
 
     def _pull_back(self, now_ms: int, batch: ScoredBatch) -> None:
-        for verdict in self.state.screen.take_implicating():
-            pulled = self.recent.pull(verdict, now_ms)
-            for lead in pulled:
-                self.send(self.scored_topic, encode(lead), lead.lead_id.encode())
-                batch.leads.append(lead)
-            if pulled:
-                log.info("pulled back %d earlier leads of a burst (%s)", len(pulled),
-                         "+".join(verdict.reasons))
+        elsewhere, self.implicated_elsewhere = self.implicated_elsewhere, []
+        for whose, verdicts in (("other", elsewhere),
+                                ("own", self.state.screen.take_implicating())):
+            for verdict in verdicts:
+                pulled = self.recent.pull(verdict, now_ms)
+                for lead in pulled:
+                    self.send(self.scored_topic, encode(lead), lead.lead_id.encode())
+                    batch.leads.append(lead)
+                if pulled:
+                    FRAUD_PULLED_BACK.labels(whose).inc(len(pulled))
+                    log.info("pulled back %d earlier leads of a burst (%s, %s verdict)",
+                             len(pulled), "+".join(verdict.reasons), whose)
 
 
 class BatchSource(Protocol):
@@ -370,8 +435,8 @@ async def run_batches(source: BatchSource, stage: RawStage,
                       refresh: Callable[[], object] | None = None) -> None:
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
 
-    `refresh()` runs before each batch is scored (the dedupe table's mirror: other
-    workers' originals).
+    `refresh()` runs before each batch is scored (the mirrors: other workers' dedupe
+    originals and fraud sightings).
 
     Scoring never waits for the sinks: a scored batch is queued (up to `queued` raw events
     in all, then the loop waits: backpressure while a sink is down) for one storer task,
@@ -393,7 +458,7 @@ async def run_batches(source: BatchSource, stage: RawStage,
             if refresh is not None:
                 refresh()
             if not polled:
-                if stage.state.missed_links:  # quiet: re-send them now, not at the next lead
+                if stage.pending:  # quiet: re-send them now, not at the next lead
                     await _unless_failed(queue.put(stage.score(()), 0), storer)
                 continue
             batch = ScoredBatch()
@@ -496,7 +561,17 @@ def register(
     mirror = TopicMirror(settings.kafka_bootstrap, originals.topic, merged.apply)
     stage = RawStage(settings, config, state, consumer.produce,
                      scored_topic=settings.topic(LEADS_SCORED),
-                     dlq_topic=settings.topic(LEADS_DLQ), sample=sample)
+                     dlq_topic=settings.topic(LEADS_DLQ), sample=sample,
+                     sightings_topic=settings.topic(FRAUD_SIGHTINGS),
+                     worker=uuid.uuid4().hex.encode())
+    # Every worker's sightings of the screen's longest memory (two contact windows).
+    sightings = TopicMirror(settings.kafka_bootstrap, settings.topic(FRAUD_SIGHTINGS),
+                            SightingsMirror(stage).apply, client_id="aiqleads-sightings")
+    memory_ms = 2 * max(screen.limits.contact_window_ms, screen.limits.ip_window_ms)
+
+    def refresh() -> None:
+        mirror.refresh()
+        sightings.refresh()
 
     @app.timer(sweep_seconds(config.dedupe_window))
     async def forget_expired_originals() -> None:
@@ -517,11 +592,14 @@ def register(
         restore_all(behinds)
         await asyncio.to_thread(mirror.start)
         await mirror.catch_up()
+        await asyncio.to_thread(sightings.start, int(time.time() * 1000) - memory_ms)
+        await sightings.catch_up()
         consumer.start()
         try:
-            await run_batches(consumer, stage, store, refresh=mirror.refresh)
+            await run_batches(consumer, stage, store, refresh=refresh)
         finally:
             consumer.close()
             mirror.close()
+            sightings.close()
 
     return consumer

@@ -14,6 +14,15 @@ DEDUPE_RELINKED = Counter(
     "aiq_dedupe_relinked_total",
     "Leads re-sent as duplicates: another worker had scored their original within a mirror delay",
 )
+FRAUD_SIGHTINGS_MIRRORED = Counter(
+    "aiq_fraud_sightings_mirrored_total",
+    "Other workers' fraud sightings this worker's screen remembered (fraud.sightings)",
+)
+FRAUD_PULLED_BACK = Counter(
+    "aiq_fraud_pulled_back_total",
+    "Leads re-sent quarantined when a later lead of their burst exposed it, by whose verdict",
+    ["verdict"],  # "own" or "other" (a worker that shares its sightings)
+)
 LAND_FAILURES = Counter(
     "aiq_land_failures_total", "Failed ClickHouse inserts (retried)", ["table"]
 )

@@ -19,6 +19,7 @@ CART_EVENTS = "cart.events"
 SCHEMA_DRIFT = "schemas.drift"  # keyed by source
 MARKET_COMPETITORS = "market.competitors"  # keyed by office_id
 BUYER_INTERACTIONS = "buyer.interactions"  # keyed by buyer_id
+FRAUD_SIGHTINGS = "fraud.sightings"  # keyed by the writing worker; every worker reads all
 
 
 def raw_topic(source: str) -> str:
@@ -32,8 +33,14 @@ RAW_TOPICS: tuple[str, ...] = tuple(raw_topic(source) for source in SOURCES)
 #: `leads.scored` and `leads.outcomes` stay co-partitioned by `lead_id`.
 CONTRACT_TOPICS: tuple[str, ...] = (
     *RAW_TOPICS, LEADS_SCORED, LEADS_DLQ, LEADS_OUTCOMES, ENGAGEMENT_EVENTS, CART_EVENTS,
-    SCHEMA_DRIFT, MARKET_COMPETITORS, BUYER_INTERACTIONS,
+    SCHEMA_DRIFT, MARKET_COMPETITORS, BUYER_INTERACTIONS, FRAUD_SIGHTINGS,
 )
+
+#: Topic settings other than the broker's defaults. Sightings matter for the screen's
+#: windows (15 minutes) and the mirror reads them whole at start: keep an hour.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    FRAUD_SIGHTINGS: {"retention.ms": str(60 * 60_000)},
+}
 
 # --- message headers (Kafka and HTTP; names lower-case) ---------------------------------
 SOURCE_HEADER = "x-source"  # the source a produced raw event belongs to

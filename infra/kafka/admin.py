@@ -13,7 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import Settings
-from schemas.contract import CONTRACT_TOPICS
+from schemas.contract import CONTRACT_TOPICS, TOPIC_CONFIGS
 from streams.errors import AIQLeadsError
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,11 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
             "start it with `aiqleads up` or set AIQ_KAFKA_BOOTSTRAP"
         ) from exc
     missing = [
-        NewTopic(name, num_partitions=settings.topic_partitions,
-                 replication_factor=settings.kafka_replication)
-        for name in (settings.topic(topic) for topic in CONTRACT_TOPICS)
-        if name not in existing
+        NewTopic(settings.topic(topic), num_partitions=settings.topic_partitions,
+                 replication_factor=settings.kafka_replication,
+                 config=TOPIC_CONFIGS.get(topic, {}))
+        for topic in CONTRACT_TOPICS
+        if settings.topic(topic) not in existing
     ]
     created = []
     for name, future in (admin.create_topics(missing, operation_timeout=timeout).items()

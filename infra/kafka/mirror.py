@@ -8,7 +8,8 @@ and applies each record in log order. All records of a key sit in one partition,
 worker ends with the same value per key, the last one written, whoever wrote it. Contract:
 
 - `TopicMirror(bootstrap, topic, apply)` does no I/O; `start()` assigns every partition of
-  `topic` from its beginning (the topic must exist).
+  `topic` from its beginning (the topic must exist), `start(since_ms)` from the first
+  record written at or after that time (a topic read for a window, not whole).
 - `catch_up()` returns once every record the topic held when it was called is applied.
 - `refresh()` applies whatever has arrived and never waits for more: call it before each
   batch. A record written by another worker is applied within about one of its batches
@@ -53,8 +54,9 @@ class TopicMirror:
         }
         self._consumer: Consumer | None = None
         self._partitions: list[int] = []
+        self._first: dict[int, int] = {}  # partition → first offset read, when not the log's
 
-    def start(self) -> None:
+    def start(self, since_ms: int | None = None) -> None:
         consumer = Consumer(self._config)
         metadata = consumer.list_topics(self.topic, timeout=30)
         topic = metadata.topics.get(self.topic)
@@ -63,8 +65,16 @@ class TopicMirror:
             why = topic.error if topic is not None else "no such topic"
             raise RuntimeError(f"cannot mirror {self.topic}: {why}")
         self._partitions = sorted(topic.partitions)
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
-                         for p in self._partitions])
+        if since_ms is None:
+            start = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self._partitions]
+        else:
+            start = consumer.offsets_for_times(
+                [TopicPartition(self.topic, p, since_ms) for p in self._partitions], timeout=30)
+            for tp in start:
+                if tp.offset < 0:  # nothing written since: start at the end
+                    tp.offset = consumer.get_watermark_offsets(tp, timeout=10)[1]
+                self._first[tp.partition] = tp.offset
+        consumer.assign(start)
         self._consumer = consumer
 
     def refresh(self) -> int:
@@ -96,7 +106,9 @@ class TopicMirror:
         for p in self._partitions:
             low, high = await asyncio.to_thread(consumer.get_watermark_offsets,
                                                 TopicPartition(self.topic, p), 10)
-            if high > low:  # an empty partition (or one retention emptied) has nothing to read
+            # An empty partition (or one retention emptied, or nothing since `since_ms`) has
+            # nothing to read, and its position stays unset.
+            if high > max(low, self._first.get(p, low)):
                 ends[p] = high
         before = self.applied
         while ends:

@@ -28,6 +28,12 @@ Contract:
   can pull them before they are sold (`streams.fraud.pullback`). Acting on it twice is
   harmless. Such verdicts also wait in `take_implicating()` (the last
   ``PENDING_VERDICTS``), so a caller that only sees the scored lead can still act.
+* Shared state (several workers): after `share()`, every screened lead's entry and verdict
+  waits in `take_sightings()` as a `FraudSighting` for the other workers, and
+  `observe(sighting, now_ms)` remembers another screen's lead as if this one had screened
+  it (an entry already held for that lead is not added twice, so a replay changes
+  nothing) and flags the leads its verdict implicated. It returns that verdict when it
+  implicated earlier leads: the caller pulls back those it sent itself.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import NamedTuple
 
 import h3.api.basic_int as h3
 
+from schemas.fraud import FraudSighting
 from schemas.lead import Lead
 from streams.checkpoint import Pickled
 from streams.fraud import rules as fraud_rules
@@ -143,7 +150,11 @@ class RecentEvents:
         if len(entries) > self.max_entries:
             del entries[0]
 
-    def flag(self, key: str, lead_ids: set[str]) -> None:
+    def holds(self, key: str, lead_id: str) -> bool:
+        entries = self._current.get(key) or self._previous.get(key)
+        return entries is not None and any(e[3] == lead_id for e in entries)
+
+    def flag(self, key: str, lead_ids: set[str] | tuple[str, ...]) -> None:
         """Mark the key's entries for these leads as dealt with (quarantined or implicated)."""
         for generation in (self._current, self._previous):
             entries = generation.get(key)
@@ -226,6 +237,7 @@ class FraudScreen(Pickled):
         self.n_screened = 0
         self.n_quarantined = 0
         self._implicating: deque[FraudVerdict] = deque(maxlen=PENDING_VERDICTS)
+        self._sightings: list[FraudSighting] | None = None  # None: not shared (one worker)
         fraud_rules.warm()  # the area-code table, now rather than on the first lead
 
     def screen_one(self, lead: Lead, h3_r7: int, now_ms: int) -> FraudVerdict:
@@ -302,6 +314,9 @@ class FraudScreen(Pickled):
                 self._remember(
                     lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, False), now_ms
                 )
+                if self._sightings is not None:
+                    self._sightings.append(FraudSighting(
+                        email_key, phone, ip, t_ms, h3_r7, identity, lead.lead_id, False))
                 return CLEAN
 
         weights = [self.weights[code] for code in fired]
@@ -328,7 +343,39 @@ class FraudScreen(Pickled):
         verdict = FraudVerdict(score, tuple(fired), quarantined, tuple(sorted(pulled)))
         if pulled:
             self._implicating.append(verdict)
+        if self._sightings is not None:
+            self._sightings.append(FraudSighting(
+                email_key, phone, ip, t_ms, h3_r7, identity, lead.lead_id, quarantined,
+                score, verdict.reasons, verdict.implicated))
         return verdict
+
+    def share(self) -> None:
+        """From now on, keep what each screened lead leaves for `take_sightings`."""
+        if self._sightings is None:
+            self._sightings = []
+
+    def take_sightings(self) -> list[FraudSighting]:
+        """What this screen saw since the last call, for the other workers' screens."""
+        sightings = self._sightings
+        if not sightings:
+            return []
+        self._sightings = []
+        return sightings
+
+    def observe(self, sighting: FraudSighting, now_ms: int) -> FraudVerdict | None:
+        """Remember a lead another worker screened; its verdict if it implicated leads."""
+        s = sighting
+        entry = (s.event_ms, s.h3_r7, s.identity, s.lead_id, s.quarantined)
+        for store, key in ((self._by_email, s.email_key), (self._by_phone, s.phone),
+                           (self._by_ip, s.ip)):
+            if key:
+                if not store.holds(key, s.lead_id):
+                    store.add(key, entry, now_ms)
+                if s.implicated:
+                    store.flag(key, s.implicated)
+        if not s.implicated:
+            return None
+        return FraudVerdict(s.score, s.reasons, True, s.implicated)
 
     def take_implicating(self) -> list[FraudVerdict]:
         """The verdicts that implicated earlier leads since the last call (oldest first)."""
@@ -354,6 +401,7 @@ class FraudScreen(Pickled):
         # Checkpoints from before `take_implicating` have no queue: start an empty one; and
         # their limits lack the fields added since (a slotted dataclass leaves them unset).
         state.setdefault("_implicating", deque(maxlen=PENDING_VERDICTS))
+        state.setdefault("_sightings", None)
         limits = state.get("limits")
         if isinstance(limits, VelocityLimits):
             given = {f.name: getattr(limits, f.name) for f in fields(limits)

@@ -40,3 +40,29 @@ def test_a_mirror_catches_up_on_every_partition_then_follows_new_records() -> No
     finally:
         mirror.close()
         admin.delete_topics([topic])
+
+
+def test_a_mirror_from_a_time_reads_what_was_written_since_and_waits_on_quiet_partitions(
+) -> None:
+    bootstrap = Settings().kafka_bootstrap
+    topic = f"t{uuid.uuid4().hex[:10]}.sightings"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result()
+    producer = Producer({"bootstrap.servers": bootstrap})
+    since_ms = 1_700_000_000_000
+    for i in range(40):  # partition 3 gets only old records: nothing to read there
+        producer.produce(topic, f"v{i}".encode(), b"k", partition=i % 4,
+                         timestamp=since_ms + (1000 if i % 4 != 3 and i >= 20 else -1000))
+    assert producer.flush(30) == 0
+    seen: list[bytes | None] = []
+    mirror = TopicMirror(bootstrap, topic, lambda _, value: seen.append(value))
+    mirror.start(since_ms)
+    try:
+        assert asyncio.run(mirror.catch_up()) == 15  # i in 20..39, not on partition 3
+        assert sorted(seen) == sorted(f"v{i}".encode() for i in range(20, 40) if i % 4 != 3)
+        producer.produce(topic, b"new", b"k", partition=3)
+        assert producer.flush(30) == 0
+        assert wait_until(lambda: mirror.refresh() >= 0 and b"new" in seen, timeout=20)
+    finally:
+        mirror.close()
+        admin.delete_topics([topic])

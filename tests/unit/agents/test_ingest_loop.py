@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.ingest import RawMessage, RawStage, run_batches
+from agents.ingest import RawMessage, RawStage, SightingsMirror, run_batches
 from infra.settings import Settings
 from schemas.codec import dead_letter_decoder, scored_lead_decoder
 from schemas.contract import raw_topic
@@ -242,3 +242,44 @@ def test_an_original_that_arrives_after_its_duplicates_takes_their_place() -> No
     assert all(sent.count(events[i].lead_id) >= 2 for i in late[:1])
     # Every link in the batch points at an original.
     assert all(final.get(target, "") is None for target in final.values() if target)
+
+
+def test_two_stages_sharing_sightings_quarantine_what_one_stage_does() -> None:
+    """A burst's leads split over two workers: each screen sees the other's sightings, and
+    a worker pulls back its own leads when the other's verdict implicates them."""
+    events = generate(600, seed=11, malformed_share=0.0, fraud_share=0.3, duplicate_share=0.0)
+    now = datetime.now(UTC).timestamp()
+    messages = [RawMessage(SETTINGS.topic(raw_topic(e.source)), i % 2, i, e.key, e.value,
+                           list(e.headers.items()), now) for i, e in enumerate(events)]
+
+    def quarantined(workers: int, share: bool) -> tuple[set[str], int]:
+        sources = [Source([], []) for _ in range(workers)]
+        stages = [stage(source) for source in sources]
+        if share:
+            stages = [RawStage(SETTINGS, one.config, one.state, source.produce,
+                               scored_topic=SCORED, dlq_topic=DLQ, sightings_topic="sightings",
+                               worker=str(n).encode())
+                      for n, (one, source) in enumerate(zip(stages, sources, strict=True))]
+        mirrors = [SightingsMirror(one) for one in stages]
+        final: dict[str, bool] = {}
+        pulled_elsewhere = 0
+        for start in range(0, len(messages), 20):
+            for n, one in enumerate(stages):
+                owed = len(one.implicated_elsewhere)
+                mine = [m for m in messages[start:start + 20] if m.partition % workers == n]
+                final.update((lead.lead_id, lead.quarantined) for lead in one.score(mine).leads)
+                pulled_elsewhere += owed
+                sightings = [v for t, v in sources[n].sent if t == "sightings"]
+                sources[n].sent.clear()
+                for other, mirror in enumerate(mirrors):
+                    if other != n:
+                        for value in sightings:
+                            mirror.apply(str(n).encode(), value)
+        return {lead for lead, q in final.items() if q}, pulled_elsewhere
+
+    alone, _ = quarantined(1, share=False)
+    apart, _ = quarantined(2, share=False)
+    shared, pulled_elsewhere = quarantined(2, share=True)
+    assert apart != alone  # the split alone changes the answers...
+    assert shared == alone  # ...sharing sightings gives them back
+    assert pulled_elsewhere > 0  # some only because the other worker's verdict said so

@@ -126,6 +126,43 @@ def test_pull_from_two_pulls_back_on_the_second_metro() -> None:
     assert elsewhere.quarantined and elsewhere.implicated == (leads[0][0].lead_id,)
 
 
+def test_a_burst_split_over_two_shared_screens_is_judged_as_one_screen_judges_it() -> None:
+    # Austin and Denver reach one worker, Seattle the other: alone, neither sees a burst.
+    here, there = FraudScreen(), FraudScreen()
+    here.share()
+    there.share()
+    leads = [lead(where, phone=None) for where in (AUSTIN, DENVER, SEATTLE)]
+    screen_all(here, leads[:2])
+    for sighting in here.take_sightings():
+        assert there.observe(sighting, NOW_MS) is None  # nothing implicated yet
+    seattle = there.screen_one(*leads[2], NOW_MS)
+    alone = screen_all(FraudScreen(), leads)[2]
+    assert seattle == alone and seattle.implicated == (leads[0][0].lead_id,)
+    # Its sighting tells the first screen, which sent Austin, to pull Austin back.
+    (sighting,) = there.take_sightings()
+    assert sighting.lead_id == leads[2][0].lead_id and sighting.quarantined
+    told = here.observe(sighting, NOW_MS)
+    assert told is not None and told.implicated == seattle.implicated and told.quarantined
+    # ...and Austin counts as dealt with there: a fourth metro does not name it again.
+    portland = here.screen_one(*lead(("OR", 45.5152, -122.6784), phone=None), NOW_MS)
+    assert portland.quarantined and leads[0][0].lead_id not in portland.implicated
+
+
+def test_a_sighting_seen_twice_counts_once_and_unshared_screens_keep_none() -> None:
+    here, there = FraudScreen(), FraudScreen()
+    here.share()
+    screen_all(here, [lead(phone=None, ip="203.0.113.9")])
+    (sighting,) = here.take_sightings()
+    assert here.take_sightings() == []
+    for _ in range(3):  # a replay of the topic after a restart
+        there.observe(sighting, NOW_MS)
+    assert there.state_size() == {"email": 1, "phone": 0, "ip": 1}
+    assert there._by_email.within(sighting.email_key or "", NOW_MS, 1) == [
+        (sighting.event_ms, sighting.h3_r7, sighting.identity, sighting.lead_id, False)]
+    screen_all(there, [lead(DENVER, phone=None)])
+    assert there.take_sightings() == []  # not shared: nothing piles up
+
+
 def test_a_shared_inbox_is_not_a_burst() -> None:
     # A couple with one address and their own phones, house-hunting in two cities.
     jane = lead(first="Jane", phone="+15124561234")
