@@ -556,7 +556,7 @@ def register(
     # a lead's original may have been scored by another worker (infra.kafka.mirror).
     state = IngestState(scorer=scorer, screen=screen, first_lead_by_contact=originals,
                         stores=stores)
-    merged = OriginalsMirror(first_lead_by_contact.data, config.dedupe_window,
+    merged = OriginalsMirror(originals.data, config.dedupe_window,
                              state.missed_links)
     mirror = TopicMirror(settings.kafka_bootstrap, originals.topic, merged.apply)
     stage = RawStage(settings, config, state, consumer.produce,

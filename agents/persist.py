@@ -50,7 +50,12 @@ class Changelogged(MutableMapping[str, Any]):
 
     def __init__(self, table: faust.types.TableT, produce: Produce) -> None:
         self.table = table
-        self.data = table.data  # the store Faust recovers into and reads from
+        # The store Faust recovers into and reads from. The memory store keeps a plain dict
+        # (never replaced, only cleared): read that, as the store's own `get` raises and
+        # catches a KeyError on every miss (~1.5 µs; dedupe looks up seven keys per contact
+        # and record, mostly misses: 5 % of a worker's time in the profile).
+        raw = getattr(table.data, "data", None)
+        self.data = raw if type(raw) is dict else table.data
         self.topic = table.changelog_topic.get_topic_name()
         self.produce = produce
 

@@ -137,6 +137,11 @@ def merge_original(state: MutableMapping[str, str], key: str, entry: str | None,
         if current is not None and is_expired(current, now_ms, window_ms):
             del state[key]
         return None
+    if entry == current:
+        # Its own record coming back, or one merged before: the area was searched when
+        # the entry was set (by `find_original` or here), and a lead since was searched
+        # against it. Half the records with two workers, all with one.
+        return None
     lead_id, event_ms = _parsed(entry)
     contact, _, cell = key.rpartition("|")
     missed: MissedLink | None = None

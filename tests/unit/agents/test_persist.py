@@ -49,3 +49,9 @@ def test_records_are_faust_bytes_and_memory_is_faust_memory(table: faust.types.T
     # Reads see the writes through Faust's own table.
     assert table["cell:872a1072b"] == {"n": 3.0, "mean": 0.25} and "k:é" not in table
     assert len(mapping) == 3 and mapping.get("missing") is None
+    # ...and the other way: what Faust's recovery puts in its store, even after a reset.
+    table.data["recovered"] = "portal:2@1700000000001"
+    assert mapping.get("recovered") == "portal:2@1700000000001"
+    table.data._clear()  # what Faust does to a store it recovers from scratch
+    table.data["again"] = 1
+    assert mapping.get("again") == 1 and len(mapping) == 1
