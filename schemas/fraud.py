@@ -5,7 +5,7 @@ workers a burst's leads reach different ones. Every worker publishes what its sc
 remembers of each lead it screened and mirrors every other worker's
 (`agents.ingest.SightingsMirror`), so each screen counts the whole burst
 (`FraudScreen.observe`). The record is the screen's own entry, keyed in Kafka by the
-worker that wrote it; a field list, not a map: a few dozen bytes a lead.
+worker that wrote it; a field list, not a map: ~155 bytes a lead.
 """
 
 from __future__ import annotations

@@ -237,7 +237,7 @@ class FraudScreen(Pickled):
         self.n_screened = 0
         self.n_quarantined = 0
         self._implicating: deque[FraudVerdict] = deque(maxlen=PENDING_VERDICTS)
-        self._sightings: list[FraudSighting] | None = None  # None: not shared (one worker)
+        self._sightings: list[FraudSighting] | None = None  # None: not shared (in process)
         fraud_rules.warm()  # the area-code table, now rather than on the first lead
 
     def screen_one(self, lead: Lead, h3_r7: int, now_ms: int) -> FraudVerdict:
