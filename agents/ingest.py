@@ -262,6 +262,9 @@ class RawStage:
         for message in messages:
             self._one(message, received, received_ms, batch)
             batch.offsets[(message.topic, message.partition)] = message.offset + 1
+        if self.sightings_topic is not None:  # with the batch's outputs, before its commit
+            for sighting in self.state.screen.take_sightings():
+                self.send(self.sightings_topic, encode(sighting), self.worker)
         return batch
 
     def _one(self, message: RawMessage, received: datetime, received_ms: int,
@@ -309,9 +312,6 @@ class RawStage:
             self.send(self.dlq_topic, encode(letter), message.key)
             batch.dead_letters += 1
         # Screened, even if it failed later: its verdict may implicate earlier leads.
-        if self.sightings_topic is not None:
-            for sighting in self.state.screen.take_sightings():
-                self.send(self.sightings_topic, encode(sighting), self.worker)
         self._pull_back(received_ms, batch)
         if self.state.missed_links:  # it displaced an original: re-send that one linked
             self.relink(received_ms, batch)

@@ -312,11 +312,8 @@ class FraudScreen(Pickled):
             self.anomaly.learn_one(x)  # the anomaly model learns what the rules passed
             if anomaly == 0.0:
                 self._remember(
-                    lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, False), now_ms
+                    lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, False), now_ms, CLEAN
                 )
-                if self._sightings is not None:
-                    self._sightings.append(FraudSighting(
-                        email_key, phone, ip, t_ms, h3_r7, identity, lead.lead_id, False))
                 return CLEAN
 
         weights = [self.weights[code] for code in fired]
@@ -339,14 +336,12 @@ class FraudScreen(Pickled):
                 elif kind == "ip" and ip:
                     self._by_ip.flag(ip, lead_ids)
                 pulled |= lead_ids
-        self._remember(lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, quarantined), now_ms)
         verdict = FraudVerdict(score, tuple(fired), quarantined, tuple(sorted(pulled)))
+        self._remember(
+            lead, email_key, (t_ms, h3_r7, identity, lead.lead_id, quarantined), now_ms, verdict
+        )
         if pulled:
             self._implicating.append(verdict)
-        if self._sightings is not None:
-            self._sightings.append(FraudSighting(
-                email_key, phone, ip, t_ms, h3_r7, identity, lead.lead_id, quarantined,
-                score, verdict.reasons, verdict.implicated))
         return verdict
 
     def share(self) -> None:
@@ -385,13 +380,18 @@ class FraudScreen(Pickled):
         self._implicating.clear()
         return verdicts
 
-    def _remember(self, lead: Lead, email_key: str | None, entry: Entry, now_ms: int) -> None:
+    def _remember(self, lead: Lead, email_key: str | None, entry: Entry, now_ms: int,
+                  verdict: FraudVerdict) -> None:
         if email_key is not None:
             self._by_email.add(email_key, entry, now_ms)
         if lead.phone:
             self._by_phone.add(lead.phone, entry, now_ms)
         if lead.ip:
             self._by_ip.add(lead.ip, entry, now_ms)
+        if self._sightings is not None:  # the entry's fields, in order, then the verdict's
+            self._sightings.append(FraudSighting(
+                email_key, lead.phone, lead.ip, *entry, verdict.score, verdict.reasons,
+                verdict.implicated))
 
     def state_size(self) -> dict[str, int]:
         """Keys held per kind (each at most 2 * max_keys)."""
