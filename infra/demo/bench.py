@@ -44,7 +44,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Producer
 
-from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
+from infra.kafka.admin import KEY_PARTITIONER, delete_prefixed_topics, ensure_topics
 from infra.settings import Settings
 from infra.stack.ports import free_port
 from infra.warehouse.query import run_query
@@ -182,6 +182,7 @@ def passthrough(base: Settings, count: int, work: Path, tree: str | None = None)
         return float(json.loads(line[line.index("{"):])["msgs_per_s"])
     finally:
         proc.stop()
+        delete_prefixed_topics(settings)
 
 
 def _create_topics(settings: Settings, names: Sequence[str]) -> None:
@@ -388,7 +389,7 @@ def run(base: Settings, config: BenchConfig, work: Path,
                 result["runs"].append(run_)
             finally:
                 cluster.stop()
-                _drop_database(cluster.settings[0])
+                forget_run(cluster.settings[0])
             if n == 1:
                 # A fresh cluster: the saturation run leaves a backlog behind it.
                 rate = max(50.0, run_["leads_per_s"] / 0.97 / 2)
@@ -400,11 +401,25 @@ def run(base: Settings, config: BenchConfig, work: Path,
                     run_["paced"] = warm_then_paced(cluster, rate, seconds)
                 finally:
                     cluster.stop()
-                    _drop_database(cluster.settings[0])
+                    forget_run(cluster.settings[0])
     return result
 
 
-def _drop_database(settings: Settings) -> None:
+def forget_run(settings: Settings) -> None:
+    """Drop what a run left behind: its topics, its Redis keys, its server database.
+
+    Each run has its own prefix: hundreds of benches' topics and serving keys otherwise
+    stay in the stack that `make test` also uses, slowing the broker and Redis's start."""
+    import redis
+
+    delete_prefixed_topics(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.topic_prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start:start + 1000])
+    finally:
+        client.close()
     target = parse_url(settings.clickhouse_url)
     if isinstance(target, ServerUrl):
         from clickhouse_driver import Client

@@ -60,3 +60,18 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
         log.info("created topics %s (%d partitions)", ", ".join(created),
                  settings.topic_partitions)
     return created
+
+
+def delete_prefixed_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
+    """Delete every topic under `settings.topic_prefix` (a bench run's or a test's own,
+    Faust's changelogs included); returns the names. A broker keeps every partition's
+    files and indexes open, so thousands left behind slow it and its start."""
+    assert settings.topic_prefix, "no prefix: this would delete every topic"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap,
+                         "logger": logging.getLogger("librdkafka")})
+    names = [name for name in admin.list_topics(timeout=timeout).topics
+             if name.startswith(settings.topic_prefix)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=timeout).values():
+            future.result(timeout=timeout)
+    return names

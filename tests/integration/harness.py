@@ -49,12 +49,6 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
         future.result(timeout=15)
 
 
-def delete_own_topics(settings: Settings) -> None:
-    """Delete every topic under `settings.topic_prefix`."""
-    delete_topics(settings.kafka_bootstrap, topics_named(
-        settings.kafka_bootstrap, lambda name: name.startswith(settings.topic_prefix)))
-
-
 def settings_env(settings: Settings) -> dict[str, str]:
     return {
         "AIQ_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,

@@ -14,13 +14,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from infra.demo.buyers import run_buyers
-from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
+from infra.kafka.admin import KEY_PARTITIONER, delete_prefixed_topics, ensure_topics
 from infra.settings import Settings
 from schemas.codec import encode
 from schemas.contract import BUYER_INTERACTIONS, LEADS_SCORED
 from schemas.lead import ScoredLead
 from schemas.market import BuyerInteraction
-from tests.integration.harness import delete_own_topics, wait_until
+from tests.integration.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def settings() -> Iterator[Settings]:
     settings = Settings(topic_prefix=f"t{uuid.uuid4().hex[:12]}.")
     ensure_topics(settings)
     yield settings
-    delete_own_topics(settings)
+    delete_prefixed_topics(settings)
 
 
 def lead(i: int, now_ms: int, **changes: object) -> ScoredLead:

@@ -20,12 +20,11 @@ from pydantic import SecretStr
 from schemathesis.checks import positive_data_acceptance
 
 from api.main import create_app
-from infra.kafka.admin import KEY_PARTITIONER, ensure_topics
+from infra.kafka.admin import KEY_PARTITIONER, delete_prefixed_topics, ensure_topics
 from infra.kafka.producer import LeadProducer, ProduceFailed
 from infra.settings import Settings
 from schemas.contract import SOURCES, raw_topic
 from streams.identity import lead_id
-from tests.integration.harness import delete_own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +55,7 @@ async def kafka_settings() -> AsyncIterator[Settings]:
     settings = _settings()
     await asyncio.to_thread(ensure_topics, settings)
     yield settings
-    await asyncio.to_thread(delete_own_topics, settings)
+    await asyncio.to_thread(settings)
 
 
 @pytest.fixture
@@ -487,7 +486,7 @@ _schema = schemathesis.openapi.from_dict(_fuzz_app.openapi()).include(
 def fuzz_topics() -> Iterator[None]:
     ensure_topics(_fuzz_settings)
     yield
-    delete_own_topics(_fuzz_settings)
+    delete_prefixed_topics(_fuzz_settings)
 
 
 @_schema.parametrize()

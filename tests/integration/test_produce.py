@@ -19,11 +19,11 @@ from confluent_kafka import Consumer, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from infra.demo.produce import produce
+from infra.kafka.admin import delete_prefixed_topics
 from infra.settings import Settings
 from schemas.codec import outcome_decoder
 from schemas.contract import LEADS_OUTCOMES, raw_topic
 from streams.traffic.generator import generate
-from tests.integration.harness import delete_own_topics
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def settings() -> Iterator[Settings]:
     else:
         pytest.fail(f"no Kafka at {settings.kafka_bootstrap}; run `aiqleads up`")
     yield settings
-    delete_own_topics(settings)
+    delete_prefixed_topics(settings)
 
 
 def _consume(settings: Settings, topics: list[str], expected: int) -> Iterator[Message]:

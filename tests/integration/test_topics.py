@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from infra.kafka.admin import ensure_topics
+from infra.kafka.admin import delete_prefixed_topics, ensure_topics
 from schemas.contract import CONTRACT_TOPICS, FRAUD_SIGHTINGS, TOPIC_CONFIGS
-from tests.integration.harness import delete_own_topics, own_settings
+from tests.integration.harness import own_settings
 
 pytestmark = pytest.mark.integration
 
@@ -31,4 +31,4 @@ def test_contract_topics_are_created_once_with_their_partitions_and_configs(
         assert config["retention.ms"].value == TOPIC_CONFIGS[FRAUD_SIGHTINGS]["retention.ms"]
         assert config["retention.ms"].value == str(3_600_000)
     finally:
-        delete_own_topics(settings)
+        delete_prefixed_topics(settings)
