@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from redis.exceptions import RedisError
 
@@ -80,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_radius_km=settings.reco_max_radius_km)
         # Blocking reads (the feed hub's XREAD, the relay's XREADGROUP) get a client of their
         # own without command retries: a retried blocking read can outlive its task's cancel.
-        blocking = aioredis.Redis.from_url(settings.redis_url)
+        blocking = redis_client.connect(settings.redis_url, reconnect=False)
         app.state.feed_hub = FeedHub(MarketView(blocking, KeyLayout(settings.topic_prefix),
                                                 settings.score_half_life_hours))
         # Loops that stop on an event, not on cancel alone: under Python 3.11 a cancel that

@@ -53,6 +53,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from infra.redis_client import connect
 from infra.settings import Settings
 from streams.serve.decay import decayed
 from streams.serve.ranking import LeadCard, Placement, Removal, value_at
@@ -199,7 +200,7 @@ class RedisRankings:
     async def start(self) -> None:
         """Connect (unless given a client) and load the scripts. Idempotent."""
         if self._client is None:
-            self._client = aioredis.Redis.from_url(self.url)
+            self._client = connect(self.url, reconnect=False)  # serving retries itself
         await self._load_scripts()
 
     async def close(self) -> None:
