@@ -55,7 +55,7 @@ async def kafka_settings() -> AsyncIterator[Settings]:
     settings = _settings()
     await asyncio.to_thread(ensure_topics, settings)
     yield settings
-    await asyncio.to_thread(settings)
+    await asyncio.to_thread(delete_prefixed_topics, settings)
 
 
 @pytest.fixture
