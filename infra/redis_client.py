@@ -7,9 +7,9 @@ reconnect=False)`: no command retries (blocking reads, the worker's own backoff)
 
 Both pack commands with hiredis: redis-py's asyncio connection packs every argument in
 Python, even with hiredis installed (only its sync client uses hiredis's packer). A lead's
-placement is one EVALSHA of 20-60 keys and arguments: packing it in Python was most of
-the ~85 µs of client CPU a placement cost, ~60 µs with hiredis's packer and reply parser
-(`tests/bench/bench_serve.py`, BENCHMARKS "Serving into Redis").
+placement is one EVALSHA of 20-60 keys and arguments: its client CPU was 81-91 µs with
+redis-py's Python packer and parser, 37-49 µs with hiredis's (BENCHMARKS "Serving into
+Redis").
 """
 
 from __future__ import annotations
