@@ -40,6 +40,9 @@ def pipeline(seconds: float, json_path: Path | None, backends: tuple[str, ...], 
         seconds=seconds, backends=backends or ("chdb", "server"),
         workers=tuple(int(n) for n in workers.split(",")), events=events,
         server_url=server_url, tree=tree, label=label)
+    problems = engine.unreachable(settings(), config)
+    if problems:
+        raise click.ClickException("cannot bench:\n  " + "\n  ".join(problems))
     work = Path(tempfile.mkdtemp(prefix="aiq-bench-"))
     result = engine.run(settings(), config, work, say=lambda s: click.echo(s, err=True))
     click.echo(engine.table(result))

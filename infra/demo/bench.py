@@ -366,6 +366,31 @@ class BenchConfig:
     label: str = "this tree"
 
 
+def unreachable(base: Settings, config: BenchConfig) -> list[str]:
+    """What the bench needs and cannot reach, each with what to do; empty when all answer.
+
+    Asked before anything runs: a missing ClickHouse server otherwise shows up minutes in,
+    as a worker's traceback, after the chdb runs (`aiqleads up` starts a server only when
+    `AIQ_CLICKHOUSE_URL` names one)."""
+    from infra.health import check_clickhouse, check_kafka, check_redis
+
+    problems = []
+    kafka = check_kafka(base.kafka_bootstrap)
+    if not kafka.ok:
+        problems.append(f"Kafka: {kafka.reason} (start the services: aiqleads up)")
+    redis_ = check_redis(base.redis_url)
+    if not redis_.ok:
+        problems.append(f"Redis: {redis_.reason} (start the services: aiqleads up)")
+    if "server" in config.backends:
+        server = check_clickhouse(base.model_copy(update={"clickhouse_url": config.server_url}))
+        if not server.ok:
+            problems.append(
+                f"ClickHouse server: {server.reason} (start one with AIQ_CLICKHOUSE_URL="
+                f"{config.server_url} aiqleads up, point --server-url at one, or bench only "
+                "the embedded warehouse: --backend chdb)")
+    return problems
+
+
 def run(base: Settings, config: BenchConfig, work: Path,
         say: Callable[[str], None] = print) -> dict:
     """The whole bench in one sitting; returns every figure (see `summary` for the JSON)."""
