@@ -94,7 +94,7 @@ from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
 from streams.fraud.screen import FraudScreen, FraudVerdict
-from streams.ingest import IngestConfig, IngestState, ingest_one
+from streams.ingest import IngestConfig, IngestState, Outcome, Prepared, prepare, score_prepared
 from streams.parse.decode import NO_HEADERS
 from streams.parse.partner_mappings import load_partners
 from streams.scoring.arms import Scorer
@@ -259,35 +259,53 @@ class RawStage:
             self._pull_back(received_ms, batch)
         if self.state.missed_links:
             self.relink(received_ms, batch)
-        for message in messages:
-            self._one(message, received, received_ms, batch)
-            batch.offsets[(message.topic, message.partition)] = message.offset + 1
+        # Step by step over the batch (`streams.ingest.score_prepared`), the same answers.
+        prepared = [self._prepare(message, received) for message in messages]
+        start = 0
+        while start < len(messages):
+            outcomes = score_prepared(prepared[start:], received=received,
+                                      config=self.config, state=self.state)
+            done = messages[start:start + len(outcomes)]
+            for message, outcome in zip(done, outcomes, strict=True):
+                self._emit(message, outcome, received_ms, batch)
+                batch.offsets[(message.topic, message.partition)] = message.offset + 1
+            start += len(outcomes)
+            # Screened, even if it failed later: a verdict may implicate earlier leads.
+            self._pull_back(received_ms, batch)
+            if self.state.missed_links:  # a lead displaced an original: re-send it linked
+                self.relink(received_ms, batch)
         if self.sightings_topic is not None:  # with the batch's outputs, before its commit
             for sighting in self.state.screen.take_sightings():
                 self.send(self.sightings_topic, encode(sighting), self.worker)
         return batch
 
-    def _one(self, message: RawMessage, received: datetime, received_ms: int,
-             batch: ScoredBatch) -> None:
+    def _prepare(self, message: RawMessage, received: datetime) -> Prepared | Exception:
         source = self.source_of(message.topic)
-        raw = message.value
-        produced_ms = int(message.timestamp * 1000)
         self._events_in[source].inc()
         if self.sample is not None:
             self.sample(message)
         headers = headers_of(message) if message.headers else NO_HEADERS
-        reason: str | None = None
-        detail = ""
         try:
-            lead = ingest_one(source, raw, received=received, produced_ms=produced_ms,
-                              config=self.config, state=self.state, headers=headers)
-        except LeadRejected as exc:
-            reason, detail = exc.reason, exc.detail
-        except Exception as exc:  # a bug must not lose the event: DLQ it, loudly
-            log.exception("ingest failed at %s[%d]@%d", message.topic, message.partition,
-                          message.offset)
-            reason, detail = INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+            return prepare(source, message.value, received=received,
+                           produced_ms=int(message.timestamp * 1000), config=self.config,
+                           headers=headers)
+        except Exception as exc:  # a bug among them must not lose the event: `_emit` says so
+            return exc
+
+    def _emit(self, message: RawMessage, outcome: Outcome, received_ms: int,
+              batch: ScoredBatch) -> None:
+        """Send what became of one raw event: its scored lead, or its dead letter."""
+        source = self.source_of(message.topic)
+        raw = message.value
+        produced_ms = int(message.timestamp * 1000)
+        if isinstance(outcome, LeadRejected):
+            reason, detail = outcome.reason, outcome.detail
+        elif isinstance(outcome, Exception):  # a bug must not lose the event: DLQ it, loudly
+            log.error("ingest failed at %s[%d]@%d", message.topic, message.partition,
+                      message.offset, exc_info=outcome)
+            reason, detail = INTERNAL_ERROR, f"{type(outcome).__name__}: {outcome}"
         else:
+            lead = outcome
             self._leads_scored[source].inc()
             MODEL_SCORE.observe(lead.score)
             observe_scored(source, produced_ms, lead.scored_ms, quarantined=lead.quarantined,
@@ -303,18 +321,14 @@ class RawStage:
                                   received_ms=lead.scored_ms)
             if resolved is not None:
                 self.send(self.dlq_topic, encode(resolved), message.key)
-        if reason is not None:
-            DEAD_LETTERS.labels(source, reason).inc()
-            # Filed under the original origin when it is a replay: one dead letter per input.
-            letter = dead_letter(message, source=source, raw=raw,  # type: ignore[arg-type]
-                                 reason=reason, detail=detail, produced_ms=produced_ms,
-                                 received_ms=received_ms)
-            self.send(self.dlq_topic, encode(letter), message.key)
-            batch.dead_letters += 1
-        # Screened, even if it failed later: its verdict may implicate earlier leads.
-        self._pull_back(received_ms, batch)
-        if self.state.missed_links:  # it displaced an original: re-send that one linked
-            self.relink(received_ms, batch)
+            return
+        DEAD_LETTERS.labels(source, reason).inc()
+        # Filed under the original origin when it is a replay: one dead letter per input.
+        letter = dead_letter(message, source=source, raw=raw,  # type: ignore[arg-type]
+                             reason=reason, detail=detail, produced_ms=produced_ms,
+                             received_ms=received_ms)
+        self.send(self.dlq_topic, encode(letter), message.key)
+        batch.dead_letters += 1
 
     def relink(self, now_ms: int, batch: ScoredBatch) -> None:
         """Re-send, linked to their originals, the missed duplicates this worker scored
