@@ -103,7 +103,12 @@ log = logging.getLogger(__name__)
 
 
 DEDUPE_SWEEP_SECONDS = 600.0
-YIELD_EVERY = 20  # raw events scored between yields to the event loop (~2-5 ms of CPU)
+# Raw events scored as one chunk, step by step (`streams.ingest.score_prepared`), between
+# yields to the event loop. Bigger chunks keep each step's code hot longer and wake the
+# other tasks less often: one worker under a backlog, alternating runs, 20 → 50 → 100 gave
+# +8 % each, 250 no more (BENCHMARKS.md). 100 leads are ~30 ms of CPU: the longest the
+# storer and the serve loop wait for the loop; under light traffic a poll holds fewer.
+CHUNK_EVENTS = 100
 # Raw events in scored batches waiting for the storer: slack for a slow insert without
 # stalling scoring, and the bound on what is scored past the last stored batch while a
 # sink is down. Counted in events, not batches: light traffic polls many small batches
@@ -458,7 +463,7 @@ async def run_batches(source: BatchSource, stage: RawStage,
     and commits only ever move forward; batches that queued up meanwhile go out together.
     Leads reach `leads.scored`, and so Redis, as soon as they are scored: librdkafka sends
     them meanwhile, and the storer's flush only waits for them. Scoring yields to the event
-    loop every `YIELD_EVERY` events so that the I/O of the batches being stored (and
+    loop every `CHUNK_EVENTS` events so that the I/O of the batches being stored (and
     Faust's other agents) keep moving.
     """
     queue = StoreQueue(queued)
@@ -476,8 +481,8 @@ async def run_batches(source: BatchSource, stage: RawStage,
                     await _unless_failed(queue.put(stage.score(()), 0), storer)
                 continue
             batch = ScoredBatch()
-            for start in range(0, len(polled), YIELD_EVERY):
-                stage.score([to_message(m) for m in polled[start:start + YIELD_EVERY]], batch)
+            for start in range(0, len(polled), CHUNK_EVENTS):
+                stage.score([to_message(m) for m in polled[start:start + CHUNK_EVENTS]], batch)
                 await asyncio.sleep(0)
             await _unless_failed(queue.put(batch, len(polled)), storer)
             done += 1
