@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 
 import h3.api.basic_int as h3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.lead import Lead
 from streams.enrich import NO_CELLS, H3Cells, h3_cells
@@ -101,3 +103,33 @@ def test_a_late_lead_counts_in_the_newest_bucket() -> None:
 def test_bad_window_is_refused() -> None:
     with pytest.raises(ValueError, match="window_hours"):
         DensityWindow(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12 * HOUR), st.booleans()),
+                min_size=5, max_size=60))
+def test_features_equal_a_naive_count_of_the_window(steps: list[tuple[int, int, bool]]) -> None:
+    """Over days of leads in a few nearby cells, with a restart (export → restore) now and
+    then, every read equals counting the leads whose bucket is still in the window."""
+    places = [AUSTIN, _ring(1), _ring(2), _ring(3)]
+    window, seen = DensityWindow(24, buckets=24), []
+    now = T0
+    for place, gap, restart in steps:
+        now += gap
+        cells = places[place]
+        oldest = now // HOUR - 23
+        for looked in places:
+            inner, disk = set(h3.grid_disk(looked.r8, 1)), set(h3.grid_disk(looked.r8, 2))
+            live = [cell for cell, bucket in seen if bucket >= oldest]
+            expected = (sum(c == looked.r8 for c in live), sum(c in inner for c in live),
+                        sum(c in disk for c in live))
+            assert _counts(window, looked, now) == expected
+        window.observe(LEAD, cells, now)
+        seen.append((cells.r8, now // HOUR))
+        if restart:
+            restored = DensityWindow(24, buckets=24)
+            for place_ in places:
+                value = window.export(str(place_.r8))
+                if value is not None:
+                    restored.restore(str(place_.r8), value)
+            window = restored
