@@ -7,9 +7,11 @@ loops poll → score → produce → store → commit, like Quix Streams' checkp
 1. poll up to `ingest_batch_max` raw events (all five raw topics, one consumer group
    `<app id>-ingest`);
 2. merge the other workers' dedupe originals that arrived meanwhile (the table's mirror),
-   then run the fused stage (`streams.ingest.ingest_one`) on each, in arrival order,
-   queueing every scored lead on `leads.scored` and every rejection on `leads.dlq` in
-   librdkafka's C queue, and hand the batch to the storer
+   then run the stage over each chunk of `CHUNK_EVENTS`, one step at a time
+   (`streams.ingest.prepare` each event, then `score_prepared`: the leads in arrival
+   order, the answers `ingest_one` gives one at a time), queueing every scored lead on
+   `leads.scored` and every rejection on `leads.dlq` in librdkafka's C queue, and hand
+   the batch to the storer
    (steps 3-5, one batch after another, while the loop polls and scores the next ones);
 3. wait until the broker stored all of them (`flush`);
 4. land the batch's leads in ClickHouse from the objects just scored (no second decode,

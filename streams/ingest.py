@@ -9,7 +9,7 @@ the lead carries its score, arm, model version, reason codes and feature snapsho
 
 The worker runs a batch step by step (`prepare` each event, then `score_prepared` the
 batch): each step's code and data stay hot in the CPU caches over the batch, which costs
-~20-25 % less than one event at a time through every step (BENCHMARKS.md, "Staged
+~25-30 % less than one event at a time through every step (BENCHMARKS.md, "Staged
 ingest"). The stateful steps still take the leads in arrival order, and each reads only
 its own state and the earlier steps' outputs for the same lead, so the results are the
 ones `ingest_one`, one event at a time, gives.
