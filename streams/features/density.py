@@ -144,12 +144,12 @@ class DensityWindow:
         cell = int(key)
         pairs: deque[list[int]] = deque()
         total = 0
-        for bucket, count in sorted(value):
+        for bucket, count in sorted((int(b), int(c)) for b, c in value):
             if bucket < self._live_from:
                 continue  # already past: the other cells' such buckets are gone too
-            pairs.append([int(bucket), int(count)])
-            total += int(count)
-            self._by_bucket.setdefault(int(bucket), []).append(cell)
+            pairs.append([bucket, count])
+            total += count
+            self._by_bucket.setdefault(bucket, []).append(cell)
         if pairs:
             self._pairs[cell], self._totals[cell] = pairs, total
         else:
