@@ -55,6 +55,8 @@ async def _expire_holds(market: Marketplace, stop: asyncio.Event, every_s: float
                 pass
         except RedisError as exc:
             log.warning("hold expiry sweep failed: %s", exc)
+        except Exception:  # a dead sweeper would leave every later hold out of the feed
+            log.exception("hold expiry sweep failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_s)
 

@@ -140,6 +140,35 @@ async def test_an_expired_hold_frees_the_lead_back_into_the_feed_and_cannot_be_b
         await drop_keys(settings)
 
 
+async def test_a_hold_due_by_the_callers_clock_expires_though_redis_still_keeps_its_key(
+        tmp_path: Path) -> None:
+    """The sweep decides by the API's clock: a hold due by it goes back to the feed even
+    while Redis keeps the key (Redis drops it only once its own clock is past the PXAT;
+    in that millisecond the sweep used to remove the hold's entry and lose the lead)."""
+    settings = trade_settings(tmp_path)
+    await place(settings, [scored(i) for i in range(3)])
+    client = aioredis.Redis.from_url(settings.redis_url)
+    keys = TradeKeys(settings.topic_prefix)
+    store = Marketplace(client, keys)
+    now = int(time.time() * 1000)
+    try:
+        [held] = await store.hold("b-std", ["lead-00001"], now, 60_000, NO_LIMITS)
+        assert held.result == "held"
+        assert await store.expire_due(held.expires_ms - 1) == 0  # not yet due
+        assert await store.expire_due(held.expires_ms) == 1  # due; Redis still has the key
+        assert await client.get(keys.hold("lead-00001")) is None
+        assert await client.hlen(keys.holding("b-std")) == 0
+        reasons = [f.get(b"reason") for _, f in await client.xrange(keys.all_feed())
+                   if f[b"lead_id"] == b"lead-00001"]
+        assert reasons[-1] == b"expired"
+        [taken] = await store.hold("b-pro", ["lead-00001"], now + 1, 60_000, NO_LIMITS)
+        assert taken.result == "held" and taken.token > held.token
+        assert await store.expire_due(held.expires_ms) == 0  # idempotent: nothing left due
+    finally:
+        await client.aclose()
+        await drop_keys(settings)
+
+
 async def test_duplicates_quarantined_and_unknown_leads_cannot_be_held(tmp_path: Path) -> None:
     settings = trade_settings(tmp_path)
     await place(settings, [scored(1, duplicate_of="lead-00009"), scored(2, quarantined=True),
