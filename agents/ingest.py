@@ -70,7 +70,7 @@ import orjson
 from confluent_kafka import Message
 from prometheus_client import Counter
 
-from agents.partitioning import pin_partitions
+from agents.partitioning import key_partition, pin_partitions
 from agents.persist import Changelogged, WriteBehind, restore_all, sweep
 from agents.replay import dead_letter, headers_of, resolution
 from agents.topics import Topics, source_of
@@ -88,9 +88,15 @@ from infra.metrics import (
 from infra.metrics import LEADS_SCORED as LEADS_SCORED_TOTAL
 from infra.settings import Settings
 from schemas.codec import encode
-from schemas.contract import FRAUD_SIGHTINGS, LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
+from schemas.contract import (
+    FRAUD_SIGHTINGS,
+    LEADS_DLQ,
+    LEADS_SCORED,
+    LEADS_SNAPSHOTS,
+    RAW_TOPICS,
+)
 from schemas.fraud import FraudSighting
-from schemas.lead import ScoredLead
+from schemas.lead import FeatureSnapshot, ScoredLead
 from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
@@ -161,7 +167,11 @@ class ScoredBatch:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to read
 
 
-Send = Callable[[str, bytes, "bytes | None"], None]  # topic, value, key
+class Send(Protocol):
+    """Queue one message (`BatchConsumer.produce`); partition -1: by the key's murmur2."""
+
+    def __call__(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None,
+                 partition: int = -1) -> None: ...
 
 
 class OriginalsMirror:
@@ -215,14 +225,16 @@ class RawStage:
 
     No I/O of its own: outputs go to `send` (the batch producer's queue), and the
     caller flushes, stores and commits. State lives in `state` and `recent`. With a
-    `sightings_topic`, what the fraud screen saw goes there too, keyed by `worker`.
+    `sightings_topic`, what the fraud screen saw goes there too, keyed by `worker`; with a
+    `snapshots_topic`, each lead's feature snapshot, one message a `leads.scored` partition
+    a chunk (`send_snapshots`).
     """
 
     def __init__(self, settings: Settings, config: IngestConfig, state: IngestState,
                  send: Send, *, scored_topic: str, dlq_topic: str,
                  sample: Callable[[RawMessage], None] | None = None,
                  recent: RecentLeads | None = None, sightings_topic: str | None = None,
-                 worker: bytes = b"") -> None:
+                 worker: bytes = b"", snapshots_topic: str | None = None) -> None:
         self.settings = settings
         self.config = config
         self.state = state
@@ -237,6 +249,7 @@ class RawStage:
         self.linked_to: OrderedDict[str, list[str]] = OrderedDict()
         self.sightings_topic = sightings_topic
         self.worker = worker
+        self.snapshots_topic = snapshots_topic
         if sightings_topic is not None:
             state.screen.share()
         # Other workers' verdicts that implicated leads this one sent (`SightingsMirror`).
@@ -259,6 +272,7 @@ class RawStage:
               ) -> ScoredBatch:
         """Score `messages` into `batch` (a new one by default) and return it."""
         batch = ScoredBatch() if batch is None else batch
+        first = len(batch.leads)
         # One clock reading a chunk: a lead is "received" when its batch is (≤ one poll).
         received = datetime.now(UTC)
         received_ms = int(received.timestamp() * 1000)
@@ -284,7 +298,28 @@ class RawStage:
         if self.sightings_topic is not None:  # with the batch's outputs, before its commit
             for sighting in self.state.screen.take_sightings():
                 self.send(self.sightings_topic, encode(sighting), self.worker)
+        if self.snapshots_topic is not None:
+            self.send_snapshots(self.snapshots_topic, batch.leads[first:])
         return batch
+
+    def send_snapshots(self, topic: str, leads: Sequence[ScoredLead]) -> None:
+        """The leads' feature snapshots for the learning join, one message a partition.
+
+        Each lands in the partition its lead has in `leads.scored` (and so in
+        `leads.outcomes`): the worker that learns a lead's outcome reads its snapshot. One
+        message for a chunk's leads instead of one a lead spares the learning agent Faust's
+        per-event delivery, which could not keep up with the loop (BENCHMARKS.md). A re-sent
+        lead (pull-back, relink) is listed again with the same features: the join keeps
+        whichever came first.
+        """
+        partitions = self.settings.topic_partitions
+        by_partition: dict[int, list[FeatureSnapshot]] = {}
+        for lead in leads:
+            partition = key_partition(lead.lead_id.encode(), partitions)
+            by_partition.setdefault(partition, []).append(
+                FeatureSnapshot(lead.lead_id, lead.features, lead.scored_ms))
+        for partition, snapshots in by_partition.items():
+            self.send(topic, encode(snapshots), None, None, partition)
 
     def _prepare(self, message: RawMessage, received: datetime) -> Prepared | Exception:
         source = self.source_of(message.topic)
@@ -584,6 +619,7 @@ def register(
                      scored_topic=settings.topic(LEADS_SCORED),
                      dlq_topic=settings.topic(LEADS_DLQ), sample=sample,
                      sightings_topic=settings.topic(FRAUD_SIGHTINGS),
+                     snapshots_topic=settings.topic(LEADS_SNAPSHOTS),
                      worker=uuid.uuid4().hex.encode())
     # Every worker's sightings of the screen's longest memory (two contact windows).
     sightings = TopicMirror(settings.kafka_bootstrap, settings.topic(FRAUD_SIGHTINGS),

@@ -1,7 +1,9 @@
 """Delayed-label learning: join each outcome to the feature snapshot taken at scoring time.
 
-`leads.scored` and `leads.outcomes` are both keyed by `lead_id` with the same
-partition count, so a lead's snapshot and its outcome meet in the same worker.
+The raw loop sends each scored lead's feature snapshot on `leads.snapshots`, in the
+partition the lead has in `leads.scored` (keyed by `lead_id`, one message listing a chunk's
+leads of a partition), and `leads.outcomes` is keyed by `lead_id` with the same partition
+count, so a lead's snapshot and its outcome meet in the same worker.
 Either may arrive first; both sides are Faust tables with changelogs, so a
 restart keeps the pending half of every join. Every joined outcome is learned by
 both arms of the scorer (each first predicts it for its progressive metrics), from
@@ -34,7 +36,8 @@ from agents.topics import Topics
 from infra.kafka.batch import BatchConsumer as BatchProducer
 from infra.metrics import OUTCOMES_DROPPED, OUTCOMES_LEARNED, OUTCOMES_WAITING, SNAPSHOTS_KEPT
 from infra.settings import Settings
-from schemas.codec import outcome_decoder
+from schemas.codec import outcome_decoder, snapshots_decoder
+from schemas.lead import FeatureSnapshot
 from schemas.outcome import Outcome
 from streams.scoring.arms import Scorer
 from streams.scoring.labels import Snapshot, delay_s, from_stored, judge, stored
@@ -42,15 +45,6 @@ from streams.scoring.labels import Snapshot, delay_s, from_stored, judge, stored
 log = logging.getLogger(__name__)
 
 
-class _Snapshot(msgspec.Struct, frozen=True):
-    """The slice of a scored lead that learning needs (decoding skips the rest)."""
-
-    lead_id: str
-    features: dict[str, float]
-    scored_ms: int = 0
-
-
-_snapshot_decoder = msgspec.json.Decoder(_Snapshot)
 REMEMBER_BATCH = 1000
 REMEMBER_WITHIN = 0.5  # seconds: an outcome rarely follows its lead by less
 
@@ -119,31 +113,36 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
         """Held (learned since the last checkpoint) or marked (checkpointed)."""
         return lead_id in lessons or is_learned(features.get(lead_id))
 
-    @app.agent(topics.scored, name="remember_features")
+    @app.agent(topics.snapshots, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:
-        # Batches: one wake-up per batch instead of per lead.
+        # Each message lists a raw chunk's leads of one partition (`RawStage.send_snapshots`).
         async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
             for event in events:
                 try:
-                    scored = _snapshot_decoder.decode(event.value)
+                    snapshots = snapshots_decoder.decode(event.value)
                 except msgspec.DecodeError as exc:
-                    log.error("undecodable scored lead at %s: %s", origin(event.message), exc)
+                    log.error("undecodable feature snapshots at %s: %s",
+                              origin(event.message), exc)
                     continue
-                if learned_already(scored.lead_id):
-                    continue  # a replay after a restart or rebalance: nothing to join
-                snapshot = Snapshot(scored.features, scored.scored_ms)
-                partition = event.message.partition
-                waiting = waiting_outcomes.get(scored.lead_id)
-                if waiting is None:
-                    features.set(scored.lead_id, stored(snapshot), partition)
-                elif learn(snapshot, outcome_decoder.decode(waiting)):
-                    # The waiting outcome stays until the checkpoint releases the lesson.
-                    lessons.hold(event, scored.lead_id, partition)
-                else:
-                    waiting_outcomes.delete(scored.lead_id, partition)
-                    OUTCOMES_WAITING.set(len(outcome_by_lead))
+                for scored in snapshots:
+                    remember(event, scored)
             # Stored before the batch is acked (Faust flushes only its own producer).
             await producer.flush()
+
+    def remember(event: faust.EventT, scored: FeatureSnapshot) -> None:
+        if learned_already(scored.lead_id) or scored.lead_id in features:
+            return  # a replay or a re-sent lead: the first snapshot stands
+        snapshot = Snapshot(scored.features, scored.scored_ms)
+        partition = event.message.partition
+        waiting = waiting_outcomes.get(scored.lead_id)
+        if waiting is None:
+            features.set(scored.lead_id, stored(snapshot), partition)
+        elif learn(snapshot, outcome_decoder.decode(waiting)):
+            # The waiting outcome stays until the checkpoint releases the lesson.
+            lessons.hold(event, scored.lead_id, partition)
+        else:
+            waiting_outcomes.delete(scored.lead_id, partition)
+            OUTCOMES_WAITING.set(len(outcome_by_lead))
 
     @app.agent(topics.outcomes, name="learn_outcomes")
     async def learn_outcomes(stream: faust.StreamT[bytes]) -> None:
@@ -176,15 +175,15 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
             waiting_outcomes.set(lead_id, event.value.decode(), partition)
             OUTCOMES_WAITING.set(len(outcome_by_lead))
 
-    scored_topic = topics.scored.get_topic_name()
+    outcomes_topic = topics.outcomes.get_topic_name()
     SNAPSHOTS_KEPT.set_function(lambda: len(features_by_lead))
 
     # Snapshots are kept a month and an hour (`streams.scoring.labels.KEEP_MS`), waiting
     # outcomes an hour: an hourly sweep keeps either at most an hour past that.
     @app.timer(settings.join_sweep_seconds)
     async def forget_outlived_joins() -> None:
-        # Both tables are co-partitioned with leads.scored by lead_id.
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == scored_topic}
+        # Both tables are co-partitioned with leads.outcomes (and leads.snapshots) by lead_id.
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == outcomes_topic}
         forgotten = await forget_outlived(
             features, waiting_outcomes, int(time.time() * 1000),
             partition_of=lambda lead_id: key_partition(lead_id.encode(),

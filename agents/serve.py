@@ -129,8 +129,8 @@ def serve_consumer(settings: Settings) -> BatchConsumer:
         settings.kafka_bootstrap, f"{settings.topic_prefix}{settings.app_id}-serve",
         [settings.topic(LEADS_SCORED)], max_messages=settings.ingest_batch_max,
         # No `resume_from`: a serve group without offsets (new, or its worker never reached
-        # Redis) starts at the topic's beginning, never where `remember_features` (Faust's
-        # group, a live reader of leads.scored) got to; that skipped unserved leads.
+        # Redis) starts at the topic's beginning, never where Faust's group got to (it read
+        # leads.scored for learning until 2026-12; resuming there skipped unserved leads).
         poll_timeout=settings.ingest_poll_seconds, client_id="aiqleads-serve")
 
 

@@ -14,6 +14,7 @@ from schemas.contract import (
     LEADS_DLQ,
     LEADS_OUTCOMES,
     LEADS_SCORED,
+    LEADS_SNAPSHOTS,
     MARKET_COMPETITORS,
     RAW_PREFIX,
     RAW_TOPICS,
@@ -32,6 +33,7 @@ class Topics:
     drift: faust.TopicT  # keyed by source
     competitors: faust.TopicT  # keyed by office_id
     interactions: faust.TopicT  # keyed by buyer_id
+    snapshots: faust.TopicT  # batches of feature snapshots, co-partitioned with `scored`
 
 
 def source_of(settings: Settings, topic: str) -> str:
@@ -60,4 +62,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         drift=topic(SCHEMA_DRIFT),
         competitors=topic(MARKET_COMPETITORS),
         interactions=topic(BUYER_INTERACTIONS),
+        snapshots=topic(LEADS_SNAPSHOTS),
     )

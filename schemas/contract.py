@@ -20,6 +20,9 @@ SCHEMA_DRIFT = "schemas.drift"  # keyed by source
 MARKET_COMPETITORS = "market.competitors"  # keyed by office_id
 BUYER_INTERACTIONS = "buyer.interactions"  # keyed by buyer_id
 FRAUD_SIGHTINGS = "fraud.sightings"  # keyed by the writing worker; every worker reads all
+# Unkeyed: each message lists the feature snapshots of the leads one raw batch sent to
+# that same partition of leads.scored (co-partitioned with leads.outcomes by lead_id).
+LEADS_SNAPSHOTS = "leads.snapshots"
 
 
 def raw_topic(source: str) -> str:
@@ -33,7 +36,7 @@ RAW_TOPICS: tuple[str, ...] = tuple(raw_topic(source) for source in SOURCES)
 #: `leads.scored` and `leads.outcomes` stay co-partitioned by `lead_id`.
 CONTRACT_TOPICS: tuple[str, ...] = (
     *RAW_TOPICS, LEADS_SCORED, LEADS_DLQ, LEADS_OUTCOMES, ENGAGEMENT_EVENTS, CART_EVENTS,
-    SCHEMA_DRIFT, MARKET_COMPETITORS, BUYER_INTERACTIONS, FRAUD_SIGHTINGS,
+    SCHEMA_DRIFT, MARKET_COMPETITORS, BUYER_INTERACTIONS, FRAUD_SIGHTINGS, LEADS_SNAPSHOTS,
 )
 
 #: Topic settings other than the broker's defaults. Sightings matter for the screen's

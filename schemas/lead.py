@@ -61,3 +61,13 @@ class ScoredLead(Lead, kw_only=True, frozen=True):
     quarantined: bool = False  # fraud_score at or over the threshold: never sold
     arm: str = "champion"  # which model served the score (champion/challenger hash split)
     reasons: list[str] = []  # reason codes: the features that pushed the score most
+
+
+class FeatureSnapshot(msgspec.Struct, frozen=True):
+    """A scored lead's model inputs as scored, for the learning join: the items of a
+    `leads.snapshots` message, a list of the leads of one `leads.scored` partition."""
+
+    lead_id: str
+    features: dict[str, float]
+    scored_ms: int = 0
+

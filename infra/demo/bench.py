@@ -55,6 +55,7 @@ from streams.traffic.generator import GeneratedEvent, generate
 WARM_EVENTS = 200
 PACED_WARM_SECONDS = 15.0
 SAMPLE_SECONDS = 0.5
+DRAIN_TIMEOUT = 300.0  # seconds for every group to catch up after a saturation run
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _LANDED = 'aiq_rows_landed_total{table="leads"}'
 
@@ -294,8 +295,30 @@ def saturate(cluster: Cluster, events: Sequence[GeneratedEvent], seconds: float)
     (t_a, n_a), (t_b, n_b) = window[0], window[-1]
     rate = (n_b - n_a) / (t_b - t_a) if t_b > t_a else 0.0
     span = ended - began
+    # Landing is one consumer of several: a rate the others cannot follow is not sustained.
+    settings = cluster.settings[0]
+    behind_at_end = behind(settings)
+    wait_until(lambda: not any(behind(settings).values()), timeout=DRAIN_TIMEOUT, interval=0.5)
+    drained = time.monotonic()
     return {"leads_per_s": rate, "samples": samples, "window_s": span,
-            "cpu_per_process": [round(c / span, 2) for c in cpu.values()]}
+            "cpu_per_process": [round(c / span, 2) for c in cpu.values()],
+            "behind_at_end": behind_at_end, "drained_after_s": round(drained - ended, 1),
+            # Leads landed after the window still count: every group followed them.
+            "drained_leads_per_s": (cluster.landed() - start) / (drained - began)}
+
+
+def behind(settings: Settings) -> dict[str, int]:
+    """Messages each of the run's consumer groups has not committed, by group suffix
+    (`ingest`, `serve`; Faust's own group is the app id: learning and the `land_*` agents)."""
+    from infra.ops.lag import KafkaOffsets
+
+    kafka = KafkaOffsets(settings.kafka_bootstrap)
+    groups = kafka.read_groups(kafka.group_ids(settings.topic_prefix))
+    ends = kafka.end_offsets({tp for g in groups.values() for tp in g.committed})
+    prefix = f"{settings.topic_prefix}{settings.app_id}"
+    return {(name.removeprefix(prefix).lstrip("-") or settings.app_id):
+            sum(max(0, ends[tp] - offset) for tp, offset in g.committed.items())
+            for name, g in groups.items()}
 
 
 def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -469,6 +492,8 @@ def summary(result: dict) -> dict:
         "passthrough_msgs_per_s": round(result["passthrough_msgs_per_s"], 1),
         "e2e_leads_per_s": round(one["leads_per_s"], 1) if one else None,
         "e2e_leads_per_s_2_workers": round(two["leads_per_s"], 1) if two else None,
+        "drained_leads_per_s": round(one["drained_leads_per_s"], 1) if one else None,
+        "drained_leads_per_s_2_workers": round(two["drained_leads_per_s"], 1) if two else None,
         "ratio_to_passthrough": (round(one["leads_per_s"] / result["passthrough_msgs_per_s"], 3)
                                  if one else None),
         "p99_landed_ms": p99(paced, "landed_ms"),
@@ -482,6 +507,8 @@ def summary(result: dict) -> dict:
         entry = out["by_backend"].setdefault(r["backend"], {})
         entry[f"leads_per_s_{r['workers']}_workers"] = round(r["leads_per_s"], 1)
         entry[f"cpu_per_process_{r['workers']}_workers"] = r["cpu_per_process"]
+        entry[f"drained_leads_per_s_{r['workers']}_workers"] = round(r["drained_leads_per_s"], 1)
+        entry[f"behind_at_end_{r['workers']}_workers"] = r["behind_at_end"]
         if "paced" in r:
             p = r["paced"]
             entry.update({"paced_rate": round(p["rate"], 1),
@@ -495,19 +522,26 @@ def summary(result: dict) -> dict:
 def table(result: dict) -> str:
     pt = result["passthrough_msgs_per_s"]
     lines = [f"Pipeline bench ({result['label']}): no-op Faust passthrough {pt:,.0f} msg/s",
-             f"{'backend':<8}{'workers':>8}{'leads/s':>9}{'÷pass':>7}{'CPU/proc':>14}"
+             f"{'backend':<8}{'workers':>8}{'leads/s':>9}{'÷pass':>7}{'drained/s':>10}"
+             f"{'CPU/proc':>14}"
              f"{'paced/s':>9}{'→scored p50/95/99 ms':>24}{'→landed p50/95/99 ms':>24}"
              f"{'→Redis p50/95/99 ms':>24}"]
     for r in result["runs"]:
         cpu = "/".join(f"{c:.2f}" for c in r["cpu_per_process"])
         row = (f"{r['backend']:<8}{r['workers']:>8}{r['leads_per_s']:>9,.0f}"
-               f"{r['leads_per_s'] / pt:>7.2f}{cpu:>14}")
+               f"{r['leads_per_s'] / pt:>7.2f}{r['drained_leads_per_s']:>10,.0f}{cpu:>14}")
         if "paced" in r:
             p = r["paced"]
             row += f"{p['rate']:>9.0f}" + "".join(
                 f"{'/'.join(f'{x:.0f}' for x in p[k]):>24}"
                 for k in ("scored_ms", "landed_ms", "redis_ms"))
         lines.append(row)
+    lines.append("drained/s: leads over the time until every group (landing, serving, "
+                 "learning) had committed all of them; behind when landing finished:")
+    for r in result["runs"]:
+        lines.append(f"  {r['backend']}, {r['workers']} worker(s): "
+                     + ", ".join(f"{g} {n:,}" for g, n in sorted(r["behind_at_end"].items()))
+                     + f"; all caught up {r['drained_after_s']:.0f} s later")
     for r in result["runs"]:
         if "paced" in r:
             cold = r["paced"]["cold"]

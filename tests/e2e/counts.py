@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from infra.settings import Settings
 from infra.warehouse.errors import WarehouseError
 from infra.warehouse.query import run_query
-from schemas.contract import LEADS_DLQ, LEADS_SCORED, RAW_TOPICS
+from schemas.contract import LEADS_DLQ, LEADS_SNAPSHOTS, RAW_TOPICS
 from streams.traffic.generator import GeneratedEvent
 
 
@@ -128,22 +128,24 @@ def tally(settings: Settings, produced: Produced) -> Tally:
 
 
 def backlog(settings: Settings) -> int | None:
-    """Messages the worker's group has not committed on the topics that feed the tables."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": f"{settings.topic_prefix}{settings.app_id}",
-                         "enable.auto.commit": False, "log_level": 0})
-    try:
-        topics = [settings.topic(t) for t in (*RAW_TOPICS, LEADS_SCORED, LEADS_DLQ)]
-        tps = [TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)]
-        left = 0
-        for tp in consumer.committed(tps, timeout=10):
-            high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-            left += max(0, high - max(tp.offset, 0))
-        return left
-    except KafkaException:
-        return None  # the broker may be coming back from a fault
-    finally:
-        consumer.close()
+    """Messages not yet committed on the topics that feed the tables: the raw topics by the
+    raw loop's group, dead letters and feature snapshots by Faust's."""
+    group = f"{settings.topic_prefix}{settings.app_id}"
+    left = 0
+    for group_id, names in ((f"{group}-ingest", RAW_TOPICS), (group, (LEADS_DLQ, LEADS_SNAPSHOTS))):
+        consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group_id,
+                             "enable.auto.commit": False, "log_level": 0})
+        try:
+            tps = [TopicPartition(settings.topic(t), p) for t in names
+                   for p in range(settings.topic_partitions)]
+            for tp in consumer.committed(tps, timeout=10):
+                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+                left += max(0, high - max(tp.offset, 0))
+        except KafkaException:
+            return None  # the broker may be coming back from a fault
+        finally:
+            consumer.close()
+    return left
 
 
 def settle(

@@ -98,8 +98,8 @@ def test_landing_goes_on_without_redis_and_serving_commits_only_what_redis_has(
         assert all(offset < 0 for offset in committed.values()), committed
     finally:
         worker.kill()
-    # Faust's group reads leads.scored too (learning): had it got to the end, serving must
-    # still start from its own (missing) offsets, not from Faust's.
+    # Faust's group read leads.scored too until learning moved to leads.snapshots: had it
+    # got to the end, serving must still start from its own (missing) offsets, not Faust's.
     faust_group = f"{settings.topic_prefix}{settings.app_id}"
     assert wait_until(lambda: committed_to_ends(settings, faust_group, ends), timeout=60)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,8 +25,8 @@ from infra.kafka.admin import KEY_PARTITIONER
 from infra.settings import Settings
 from infra.warehouse.query import run_query
 from schemas.codec import encode
-from schemas.contract import LEADS_OUTCOMES, LEADS_SCORED
-from schemas.lead import ScoredLead
+from schemas.contract import LEADS_OUTCOMES, LEADS_SNAPSHOTS
+from schemas.lead import FeatureSnapshot
 from schemas.outcome import Outcome
 from tests.integration.harness import WorkerProcess, settings_env, wait_until
 
@@ -43,11 +42,9 @@ def _counter(settings: Settings, name: str, label: str, value: str) -> int:
     return int(float(match[1])) if match else 0
 
 
-def _scored(lead_id: str, probe: float, scored_ms: int) -> ScoredLead:
-    at = datetime.fromtimestamp(scored_ms / 1000, UTC)
-    return ScoredLead(lead_id=lead_id, source="portal", source_lead_id=lead_id.split(":")[1],
-                      event_time=at, received_time=at, scored_ms=scored_ms,
-                      features={"snapshot_probe": probe})
+def _snapshot(lead_id: str, probe: float, scored_ms: int) -> bytes:
+    """What the raw loop sends for a scored lead (`RawStage.send_snapshots`), alone."""
+    return encode([FeatureSnapshot(lead_id, {"snapshot_probe": probe}, scored_ms)])
 
 
 def test_learning_uses_the_snapshot_drops_stale_outcomes_and_records_health(
@@ -67,13 +64,14 @@ def test_learning_uses_the_snapshot_drops_stale_outcomes_and_records_health(
 
         for i in range(LEADS):
             converted = i % 3 == 0
-            send(LEADS_SCORED, f"portal:h{i}",
-                 encode(_scored(f"portal:h{i}", 1.0 if converted else -1.0, now_ms)))
+            # Keyed by the lead: the partition its scored lead and its outcome have.
+            send(LEADS_SNAPSHOTS, f"portal:h{i}",
+                 _snapshot(f"portal:h{i}", 1.0 if converted else -1.0, now_ms))
             send(LEADS_OUTCOMES, f"portal:h{i}", encode(Outcome(
                 lead_id=f"portal:h{i}", kind="conversion" if converted else "no_conversion",
                 occurred_ms=now_ms + 1_000)))
         # Scored 40 days before its outcome: expired. Never scored, two hours ago: unknown.
-        send(LEADS_SCORED, "portal:old", encode(_scored("portal:old", 1.0, now_ms - 40 * DAY_MS)))
+        send(LEADS_SNAPSHOTS, "portal:old", _snapshot("portal:old", 1.0, now_ms - 40 * DAY_MS))
         send(LEADS_OUTCOMES, "portal:old",
              encode(Outcome(lead_id="portal:old", kind="purchase", occurred_ms=now_ms)))
         send(LEADS_OUTCOMES, "portal:nobody", encode(Outcome(

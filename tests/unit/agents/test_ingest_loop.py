@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 import pytest
 
 from agents.ingest import RawMessage, RawStage, SightingsMirror, run_batches
+from agents.partitioning import key_partition
 from infra.settings import Settings
-from schemas.codec import dead_letter_decoder, scored_lead_decoder
+from schemas.codec import dead_letter_decoder, scored_lead_decoder, snapshots_decoder
 from schemas.contract import raw_topic
 from schemas.lead import ScoredLead
 from streams.features.build import feature_stores
@@ -50,6 +51,7 @@ class Source:
         self.polls = list(polls)
         self.log = log
         self.sent: list[tuple[str, bytes]] = []
+        self.partitions: list[int] = []  # as given to produce (-1: by the key)
         self.commits: list[dict[tuple[str, int], int]] = []
         self.flushed = asyncio.Event()
         self.flushed.set()
@@ -65,6 +67,7 @@ class Source:
                 headers: object = None, partition: int = -1) -> None:
         assert value is not None
         self.sent.append((topic, value))
+        self.partitions.append(partition)
 
     async def flush(self) -> None:
         await self.flushed.wait()
@@ -75,12 +78,12 @@ class Source:
         self.commits.append(dict(offsets))
 
 
-def stage(source: Source) -> RawStage:
+def stage(source: Source, snapshots_topic: str | None = None) -> RawStage:
     scorer = Scorer.from_specs(SETTINGS.model_spec, None, seed=1)
     state = IngestState(scorer=scorer, screen=FraudScreen(), first_lead_by_contact={},
                         stores=feature_stores().all)
     return RawStage(SETTINGS, IngestConfig(), state, source.produce, scored_topic=SCORED,
-                    dlq_topic=DLQ)
+                    dlq_topic=DLQ, snapshots_topic=snapshots_topic)
 
 
 class Store:
@@ -180,6 +183,36 @@ def test_every_raw_event_becomes_one_scored_lead_or_one_dead_letter() -> None:
         assert letters and all(d.topic.startswith("t.leads.raw.") for d in letters)
         # The sinks got exactly what went to leads.scored, in the same order.
         assert [lead.lead_id for lead in store.batches[0]] == [s.lead_id for s in scored]
+
+    run(scenario())
+
+
+def test_every_scored_lead_sends_its_snapshot_into_its_own_scored_partition() -> None:
+    """The learning join reads a lead's snapshot where its outcome arrives: the partition
+    murmur2 gives its key in leads.scored (and leads.outcomes), a message per partition."""
+    snapshots_topic = SETTINGS.topic("leads.snapshots")
+
+    async def scenario() -> None:
+        batch = raw_messages(300, seed=6)
+        source, store = Source([batch], []), Store([])
+        store.release.set()
+        await run_batches(source, stage(source, snapshots_topic), store,
+                          to_message=lambda m: m, batches=1)
+        scored = {s.lead_id: s for s in (scored_lead_decoder.decode(v)
+                                         for t, v in source.sent if t == SCORED)}
+        sent = [(partition, snapshots_decoder.decode(value)) for (topic, value), partition
+                in zip(source.sent, source.partitions, strict=True) if topic == snapshots_topic]
+        assert len(sent) <= SETTINGS.topic_partitions * 3  # a message a partition a chunk
+        seen = set()
+        for partition, snapshots in sent:
+            for snapshot in snapshots:
+                assert partition == key_partition(snapshot.lead_id.encode(),
+                                                  SETTINGS.topic_partitions)
+                lead = scored[snapshot.lead_id]
+                assert (snapshot.features, snapshot.scored_ms) == (lead.features,
+                                                                   lead.scored_ms)
+                seen.add(snapshot.lead_id)
+        assert seen == set(scored)
 
     run(scenario())
 
