@@ -135,15 +135,25 @@ def serve_consumer(settings: Settings) -> BatchConsumer:
 
 
 async def serve_batches(source: ScoredSource, server: Server, stopping: asyncio.Event) -> None:
-    """poll → place in Redis → commit, until `stopping` is set."""
-    while not stopping.is_set():
-        polled = await source.poll()
-        if not polled:
-            continue
-        leads, offsets = decode_scored(polled)
-        if leads:
-            await server.serve(leads)
-        await source.commit(offsets)
+    """poll → place in Redis → commit, until `stopping` is set.
+
+    The next poll runs (on the consumer's thread) while a batch is placed: in a worker
+    whose event loop is busy scoring, each await is a wait for a turn of the loop, and a
+    poll that starts only after the commit made every lead wait for one more of them.
+    A prefetched batch is committed only after it too was placed."""
+    pending = asyncio.ensure_future(source.poll())
+    try:
+        while not stopping.is_set():
+            polled = await pending
+            pending = asyncio.ensure_future(source.poll())
+            if not polled:
+                continue
+            leads, offsets = decode_scored(polled)
+            if leads:
+                await server.serve(leads)
+            await source.commit(offsets)
+    finally:
+        pending.cancel()
 
 
 def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
