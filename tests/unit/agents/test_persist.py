@@ -55,3 +55,55 @@ def test_records_are_faust_bytes_and_memory_is_faust_memory(table: faust.types.T
     table.data._clear()  # what Faust does to a store it recovers from scratch
     table.data["again"] = 1
     assert mapping.get("again") == 1 and len(mapping) == 1
+
+
+class _Store:
+    """A store whose values the test changes while a flush is between slices."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.dirty: list[str] = []
+
+    def put(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.dirty.append(key)
+
+    def take_dirty(self) -> list[str]:
+        dirty, self.dirty = self.dirty, []
+        return dirty
+
+    def export(self, key: str) -> Any | None:
+        return self.values.get(key)
+
+    def restore(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+def test_a_flush_in_slices_writes_each_keys_latest_value_and_lets_the_loop_run() -> None:
+    import asyncio
+
+    from agents.persist import FLUSH_YIELD_EVERY, WriteBehind
+
+    store, table = _Store(), {"gone": 1}
+    behind = WriteBehind(table, store)  # type: ignore[arg-type]
+    keys = [f"k{i}" for i in range(FLUSH_YIELD_EVERY * 2 + 5)]
+    for key in keys:
+        store.put(key, 0)
+    store.put("gone", None)  # exported as None: deleted from the table
+    ran_between: list[int] = []
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)
+        ran_between.append(len(table))  # the flush has written one slice, not all
+        store.put(keys[-1], 7)  # changed before its slice: the table gets 7
+
+    async def scenario() -> int:
+        other = asyncio.ensure_future(meanwhile())
+        written = await behind.flush()
+        await other
+        return written
+
+    assert asyncio.run(scenario()) == len(keys) + 1
+    assert 0 < ran_between[0] < len(keys)
+    assert table == {**{key: 0 for key in keys[:-1]}, keys[-1]: 7}
+    assert store.take_dirty() == [keys[-1]]  # and the next flush writes it again
