@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 
 REMEMBER_BATCH = 1000
+# Snapshot messages a step: each lists ~25 leads (a chunk's of one partition), so 40 are
+# ~1,000 leads, ~10 ms of the event loop; 1,000 of them while catching up held it ~250 ms.
+SNAPSHOT_MESSAGES = 40
 REMEMBER_WITHIN = 0.5  # seconds: an outcome rarely follows its lead by less
 
 
@@ -116,7 +119,7 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
     @app.agent(topics.snapshots, name="remember_features")
     async def remember_features(stream: faust.StreamT[bytes]) -> None:
         # Each message lists a raw chunk's leads of one partition (`RawStage.send_snapshots`).
-        async for events in stream.take_events(REMEMBER_BATCH, within=REMEMBER_WITHIN):
+        async for events in stream.take_events(SNAPSHOT_MESSAGES, within=REMEMBER_WITHIN):
             for event in events:
                 try:
                     snapshots = snapshots_decoder.decode(event.value)
