@@ -37,4 +37,12 @@ def build_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         web_enabled=True,
         table_cleanup_interval=60.0,
+        # No standby copies of other workers' table partitions. A standby reads every
+        # changelog record another worker writes (~5 a lead: feature stores, dedupe
+        # originals, snapshots) through Faust's per-record path: with two workers that took
+        # two thirds of their CPU (1,500 µs a lead instead of 530; 60,000 events drained in
+        # 62-69 s instead of 24, BENCHMARKS.md). The price is a longer recovery when a
+        # worker takes over partitions after a rebalance (it reads their changelogs from
+        # the start); the dedupe table is mirrored whole by every worker anyway.
+        table_standby_replicas=0,
     )
