@@ -109,6 +109,9 @@ class EmbeddedWarehouse(Warehouse):
                 f"cannot open {self.describe()}: {exc} (chdb allows one process per path, "
                 "and one path per process: is a worker or another `aiqleads sql` using it?)"
             ) from exc
+        # Ours now (chdb locks the path): batches of a process killed mid-insert are stale.
+        for stale in self.path.glob(f"{_SPOOL}-*.arrow"):
+            stale.unlink(missing_ok=True)
         for statement in _SESSION_SETTINGS:
             self._execute(statement)
 

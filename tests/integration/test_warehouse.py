@@ -485,3 +485,17 @@ def test_json_wire_shape_carries_what_json_cannot() -> None:
         result_from_json({"error": "boom"})
     with pytest.raises(WarehouseError):
         result_from_json({"rows": []})
+
+
+@integration
+def test_embedded_inserts_leave_no_spool_files_and_a_restart_clears_stale_ones(
+        embedded_warehouse: EmbeddedWarehouse) -> None:
+    path, leads = embedded_warehouse.path, [make_lead(i) for i in range(20)]
+    embedded_warehouse.insert_leads(leads, landed_ms=1)
+    assert not list(path.glob(".insert-*"))  # each batch's file is gone once inserted
+    embedded_warehouse.close()
+    stale = path / ".insert-killed-mid-insert.arrow"
+    stale.write_bytes(b"half a batch")
+    embedded_warehouse.start()
+    assert not stale.exists()
+    assert count(embedded_warehouse, "leads") == len(leads)
