@@ -133,8 +133,8 @@ def register(app: faust.App, topics: Topics, settings: Settings, scorer: Scorer,
             await producer.flush()
 
     def remember(event: faust.EventT, scored: FeatureSnapshot) -> None:
-        if learned_already(scored.lead_id) or scored.lead_id in features:
-            return  # a replay or a re-sent lead: the first snapshot stands
+        if scored.lead_id in features or scored.lead_id in lessons:
+            return  # kept, learned (a mark) or held: a replay or a re-sent lead
         snapshot = Snapshot(scored.features, scored.scored_ms)
         partition = event.message.partition
         waiting = waiting_outcomes.get(scored.lead_id)

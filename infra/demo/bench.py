@@ -310,15 +310,14 @@ def saturate(cluster: Cluster, events: Sequence[GeneratedEvent], seconds: float)
 def behind(settings: Settings) -> dict[str, int]:
     """Messages each of the run's consumer groups has not committed, by group suffix
     (`ingest`, `serve`; Faust's own group is the app id: learning and the `land_*` agents)."""
-    from infra.ops.lag import KafkaOffsets
+    from infra.ops.lag import LagMonitor
 
-    kafka = KafkaOffsets(settings.kafka_bootstrap)
-    groups = kafka.read_groups(kafka.group_ids(settings.topic_prefix))
-    ends = kafka.end_offsets({tp for g in groups.values() for tp in g.committed})
+    snapshot = LagMonitor.from_settings(settings, publish=False).poll()
+    if snapshot.error is not None:
+        raise RuntimeError(snapshot.error)
     prefix = f"{settings.topic_prefix}{settings.app_id}"
-    return {(name.removeprefix(prefix).lstrip("-") or settings.app_id):
-            sum(max(0, ends[tp] - offset) for tp, offset in g.committed.items())
-            for name, g in groups.items()}
+    return {(g.group.removeprefix(prefix).lstrip("-") or settings.app_id): g.lag
+            for g in snapshot.groups}
 
 
 def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
