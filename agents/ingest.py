@@ -437,7 +437,6 @@ class BatchSource(Protocol):
 
     async def poll(self) -> Sequence[Any]: ...
     def produce(self, topic: str, value: bytes, key: bytes | None = None) -> None: ...
-    def send_now(self) -> None: ...
     async def flush(self) -> None: ...
     async def commit(self, offsets: dict[tuple[str, int], int]) -> None: ...
 
@@ -499,9 +498,8 @@ async def run_batches(source: BatchSource, stage: RawStage,
     in all, then the loop waits: backpressure while a sink is down) for one storer task,
     which stores and commits in order, one store at a time, so sinks see batches in order
     and commits only ever move forward; batches that queued up meanwhile go out together.
-    Leads reach `leads.scored`, and so Redis, as soon as they are scored: the loop has
-    librdkafka send each batch's outputs at once (`send_now`), and the storer's flush
-    only waits for them. Scoring yields to the event
+    Leads reach `leads.scored`, and so Redis, as soon as they are scored: librdkafka sends
+    them meanwhile, and the storer's flush only waits for them. Scoring yields to the event
     loop every `CHUNK_EVENTS` events so that the I/O of the batches being stored (and
     Faust's other agents) keep moving.
     """
@@ -523,9 +521,6 @@ async def run_batches(source: BatchSource, stage: RawStage,
             for start in range(0, len(polled), CHUNK_EVENTS):
                 stage.score([to_message(m) for m in polled[start:start + CHUNK_EVENTS]], batch)
                 await asyncio.sleep(0)
-            # Out to the broker now, not when the storer gets to the batch (a batch or two
-            # later, or the producer's linger): serving reads leads.scored from there.
-            source.send_now()
             await _unless_failed(queue.put(batch, len(polled)), storer)
             done += 1
         queue.close()

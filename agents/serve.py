@@ -11,8 +11,7 @@
   going down stops only serving: the warehouse keeps landing (the raw loop commits
   after the broker and ClickHouse stored a batch), and serving catches up from its
   committed offset when Redis is back (fault scenario E4). The hop costs one decode and
-  one fetch (~20 ms) a lead. The loop runs on a thread of its own (`ServingThread`), so
-  a lead on its way to Redis does not wait for the scoring steps of the worker's loop.
+  one fetch (~20 ms) a lead.
 - `learn_interactions` consumes `buyer.interactions`: each interaction teaches the
   recommender (the lead's segment comes from Redis, where `serve_leads` left it), and
   a purchase takes the lead out of every ranking for good (a tombstone keeps a replayed
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -62,8 +60,6 @@ RECO_CHECKPOINT = "recommender"
 SERVE_BATCH = 500
 SERVE_WITHIN = 0.2  # seconds: a lead waits at most this long for its batch
 _MAX_BACKOFF = 30.0
-STOP_WAIT = 5.0  # seconds a stopping worker gives serving to finish its batch
-RESTART_PAUSE = 5.0
 T = TypeVar("T")
 
 interaction_decoder = msgspec.json.Decoder(BuyerInteraction)
@@ -104,11 +100,6 @@ class Server:
                                int(time.time() * 1000), [lead.produced_ms for lead in leads],
                                stage="served")
 
-    async def close(self) -> None:
-        if self._started:
-            self._started = False
-            await self.rankings.close()
-
 
 def decode_scored(messages: Sequence[Message]) -> tuple[list[ScoredLead],
                                                         dict[tuple[str, int], int]]:
@@ -124,10 +115,6 @@ def decode_scored(messages: Sequence[Message]) -> tuple[list[ScoredLead],
         except DECODE_ERRORS as exc:
             log.error("undecodable value at %s[%d]@%d: %s", topic, partition, offset, exc)
     return leads, offsets
-
-
-class Stopping(Protocol):
-    def is_set(self) -> bool: ...
 
 
 class ScoredSource(Protocol):
@@ -147,7 +134,7 @@ def serve_consumer(settings: Settings) -> BatchConsumer:
         poll_timeout=settings.ingest_poll_seconds, client_id="aiqleads-serve")
 
 
-async def serve_batches(source: ScoredSource, server: Server, stopping: Stopping) -> None:
+async def serve_batches(source: ScoredSource, server: Server, stopping: asyncio.Event) -> None:
     """poll → place in Redis → commit, until `stopping` is set.
 
     The next poll runs (on the consumer's thread) while a batch is placed: in a worker
@@ -169,86 +156,25 @@ async def serve_batches(source: ScoredSource, server: Server, stopping: Stopping
         pending.cancel()
 
 
-class ServingThread:
-    """`serve_leads` on a thread of its own, with its own event loop and Redis client.
-
-    In the worker's event loop, serving waited for turns of a loop that scores a chunk
-    of leads (30-140 ms) between them, and every await (the poll's result, the Redis
-    reply, the commit) cost one such turn: p99 produce → Redis ~600 ms at half the
-    worker's capacity, against ~400 ms to the warehouse. On its own thread it waits for
-    the GIL instead, which the scoring thread hands over every `sys.getswitchinterval()`
-    (5 ms). What it shares with the loop it only reads: the buyer index and the
-    recommender (learned by `learn_interactions` on the loop; its reads never iterate a
-    dict, so a concurrent update at worst serves an affinity one interaction old).
-
-    `attempt(stopping)` runs the loop until `stopping` is set. Anything it raises (the
-    Redis errors are retried inside it) is logged and it runs again after
-    `restart_pause`, from the last committed offset: serving must not stop for good
-    while the worker keeps scoring.
-    """
-
-    def __init__(self, attempt: Callable[[threading.Event], Awaitable[None]], *,
-                 restart_pause: float = RESTART_PAUSE) -> None:
-        self.attempt = attempt
-        self.restart_pause = restart_pause
-        self.stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="serve-leads", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = STOP_WAIT) -> None:
-        """Finish the batch in hand and leave the group. A batch Redis does not take
-        within `timeout` stays uncommitted (served again by the next reader); the thread
-        is a daemon, so it never holds the process up."""
-        self.stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await self.attempt(self.stopping)
-            except Exception:
-                log.exception("the serve loop failed; restarting it in %.0f s",
-                              self.restart_pause)
-                await asyncio.sleep(self.restart_pause)
-
-
-async def serve_from_kafka(settings: Settings, server: Server, stopping: Stopping) -> None:
-    """One run of the serve loop over `leads.scored`, with a fresh consumer and Redis
-    connection (a restart after a failure starts clean)."""
-    consumer = serve_consumer(settings)
-    consumer.start()
-    try:
-        await serve_batches(consumer, server, stopping)
-    finally:
-        consumer.close()
-        await server.close()
-
-
 def register(app: faust.App, topics: Topics, settings: Settings, rankings: RedisRankings,
-             index: BuyerIndex, recommender: Recommender) -> ServingThread:
-    """`serve_leads` (on its own thread, group `<app id>-serve`) and `learn_interactions`
-    (a Faust agent on the worker's loop, writing through `rankings`)."""
-    # Its own Redis client: one asyncio client cannot serve two event loops.
-    server = Server(settings, RedisRankings.from_settings(settings), index, recommender)
-    serving = ServingThread(partial(serve_from_kafka, settings, server))
+             index: BuyerIndex, recommender: Recommender) -> Server:
+    """`serve_leads` over `leads.scored` (its own group) and `learn_interactions`."""
+    server = Server(settings, rankings, index, recommender)
+    consumer = serve_consumer(settings)
+    stopping = asyncio.Event()
 
     @app.task
     async def serve_leads() -> None:
-        serving.start()
+        consumer.start()
+        try:
+            await serve_batches(consumer, server, stopping)
+        finally:
+            consumer.close()
 
     @app.on_before_shutdown.connect
     def stop_serving(app: faust.App, **_: object) -> None:
-        serving.stop()
+        # A cancel can be swallowed inside redis-py's retries; the loop checks this instead.
+        stopping.set()
 
     @app.agent(topics.interactions, name="learn_interactions")
     async def learn_interactions(stream: faust.StreamT[bytes]) -> None:
@@ -268,4 +194,4 @@ def register(app: faust.App, topics: Topics, settings: Settings, rankings: Redis
             if sold:
                 await until_done(f"removing {len(sold)} sold leads", partial(rankings.apply, sold))
 
-    return serving
+    return server

@@ -15,10 +15,6 @@ with librdkafka's C queue, the loop Quix Streams and Bytewax use. Contract:
   `flush()` waits until every queued message is acknowledged by all in-sync replicas and
   re-sends the ones the broker refused, retrying with backoff: it returns only when all
   are stored (backpressure, never loss).
-- `send_now()` has librdkafka send what is queued now instead of after `linger.ms`
-  (`LINGER_MS`), without waiting for it: the raw loop calls it
-  after each scored batch, so serving reads a lead once it is scored, not once the storer
-  gets to its batch.
 - `commit(offsets)` sends the commit of `{(topic, partition): next offset}` without waiting
   for the coordinator (failures are logged). The caller commits a batch only after every
   sink stored it: a crash before the commit lands replays the batch, and the sinks are
@@ -30,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,24 +37,12 @@ from infra.kafka.admin import KEY_PARTITIONER
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
-# Every caller flushes after its batch or calls `send_now`, and both send at once whatever
-# the linger (librdkafka >= 1.9), so linger delays nothing here. What it does set is how
-# often a produce wakes the broker thread: a message into a partition with nothing waiting
-# writes to the thread's wake-up pipe. At 5 ms that was nearly every message (10 % of a
-# worker's samples in that `write`, py-spy --native); at 200 ms it is once a partition a
-# batch (2.7 %), ~+10 % leads/s (BENCHMARKS).
-LINGER_MS = 200
-# How long `send_now` keeps librdkafka's linger off: long enough for its broker threads to
-# wake up and take the queues (they check the flag when they wake), short enough not to
-# turn the linger off for good under steady production.
-SEND_NOW_SECONDS = 0.005
 
 
 class BatchConsumer:
     def __init__(self, bootstrap: str, group_id: str, topics: Sequence[str], *,
                  max_messages: int = 1000, poll_timeout: float = 0.05,
-                 client_id: str = "aiqleads-ingest", resume_from: str | None = None,
-                 linger_ms: int = LINGER_MS) -> None:
+                 client_id: str = "aiqleads-ingest", resume_from: str | None = None) -> None:
         """`resume_from`: another group whose committed offsets a partition starts from when
         this group has none yet (the upgrade from the per-event Faust agent, whose group
         committed the raw topics until then: no replay of the whole retention)."""
@@ -89,15 +72,18 @@ class BatchConsumer:
             "partitioner": KEY_PARTITIONER,
             "acks": "all",
             "enable.idempotence": True,  # librdkafka's own retries never reorder or double
-            "linger.ms": linger_ms,
+            # Every caller flushes after its batch, and a flush sends at once whatever the
+            # linger (librdkafka >= 1.9), so linger delays nothing here. What it does set is
+            # how often a produce wakes the broker thread: a message into a partition with
+            # nothing waiting writes to the thread's wake-up pipe. At 5 ms that was nearly
+            # every message (10 % of a worker's samples in that `write`, py-spy --native);
+            # at 200 ms it is once a partition a batch (2.7 %), ~+10 % leads/s (BENCHMARKS).
+            "linger.ms": 200,
             "logger": logging.getLogger("librdkafka"),
         }
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-consumer")
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-sender")
-        self._sending = threading.Lock()  # guards the two flags below
-        self._send_running = self._send_again = False
         self._failed: list[tuple[str, bytes | None, bytes | None, Any, int]] = []
 
     def start(self) -> None:
@@ -162,32 +148,6 @@ class BatchConsumer:
                                  msg.partition() if err.code() != KafkaError._UNKNOWN_PARTITION
                                  else -1))
 
-    def send_now(self) -> None:
-        """Send what is queued at once rather than after `linger.ms`; returns at once.
-
-        librdkafka ignores the linger while a `flush` runs, so a short flush on a thread of
-        its own sends the partitions' queues; a call while one runs makes it run once more
-        (what was queued after it started may have missed it)."""
-        if self._producer is None:
-            return
-        with self._sending:
-            if self._send_running:
-                self._send_again = True
-                return
-            self._send_running = True
-        self._sender.submit(self._send)
-
-    def _send(self) -> None:
-        producer = self._producer
-        assert producer is not None
-        while True:
-            producer.flush(SEND_NOW_SECONDS)
-            with self._sending:
-                if not self._send_again:
-                    self._send_running = False
-                    return
-                self._send_again = False
-
     async def flush(self) -> None:
         """Return once every queued message is stored by the broker (re-sending refusals)."""
         if self._producer is None:
@@ -239,7 +199,6 @@ class BatchConsumer:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             self._thread.submit(consumer.close).result(timeout=30)
-        self._sender.shutdown(wait=True)
         if self._producer is not None:
             self._producer.flush(10)
             self._producer = None

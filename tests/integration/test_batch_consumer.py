@@ -1,5 +1,4 @@
-"""`BatchConsumer` on the real broker: batches, commits, resuming another group's offsets, and
-sending without waiting for the producer's linger."""
+"""`BatchConsumer` on the real broker: batches, commits, and resuming another group's offsets."""
 
 from __future__ import annotations
 
@@ -84,26 +83,3 @@ def test_without_a_commit_a_batch_is_read_again() -> None:
             second.close()
 
     asyncio.run(scenario())
-
-
-def test_send_now_sends_what_the_linger_would_still_hold() -> None:
-    bootstrap = Settings().kafka_bootstrap
-    topic = make_topic(bootstrap, 0)
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g{uuid.uuid4().hex[:8]}",
-                       "auto.offset.reset": "earliest"})
-    reader.subscribe([topic])
-    # A linger far longer than the test: without `send_now` nothing leaves the queue.
-    batch = BatchConsumer(bootstrap, f"g{uuid.uuid4().hex[:8]}", [topic], linger_ms=120_000)
-    try:
-        batch.produce(topic, b"held", b"k")
-        assert reader.consume(10, timeout=3) == []  # the linger holds it
-        batch.send_now()
-        read: list[bytes] = []
-        for _ in range(30):
-            read += [m.value() for m in reader.consume(10, timeout=1) if m.error() is None]
-            if read:
-                break
-        assert read == [b"held"]
-    finally:
-        reader.close()
-        batch.close()

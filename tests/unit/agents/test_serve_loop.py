@@ -3,18 +3,16 @@
 `serve_batches` against scripted polls of real encoded scored leads and a server whose
 completion the test controls: nothing is committed while Redis has not stored the batch,
 commits are the next offset per partition, a foreign value is skipped but committed past
-(it can never serve), and the loop stops when asked. The thread it runs on in a worker
-restarts it after a failure and stops when asked.
+(it can never serve), and the loop stops when asked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.serve import ServingThread, decode_scored, serve_batches
+from agents.serve import decode_scored, serve_batches
 from schemas.codec import encode
 from schemas.lead import ScoredLead
 from tests.unit.agents.test_ingest_loop import SCORED, Source, raw_messages, stage
@@ -107,23 +105,3 @@ def test_a_foreign_value_is_skipped_and_committed_past() -> None:
     decoded, offsets = decode_scored(messages)  # type: ignore[arg-type]
     assert [lead.lead_id for lead in decoded] == [lead.lead_id for lead in leads]
     assert offsets == {(SCORED, 0): len(values)}
-
-
-def test_the_serving_thread_restarts_a_failed_loop_and_stops_when_asked() -> None:
-    threads: list[str] = []
-    serving_again = threading.Event()
-
-    async def attempt(stopping: threading.Event) -> None:
-        threads.append(threading.current_thread().name)
-        if len(threads) == 1:
-            raise RuntimeError("Redis script went missing")
-        serving_again.set()
-        await asyncio.to_thread(stopping.wait)
-
-    serving = ServingThread(attempt, restart_pause=0.01)
-    serving.start()
-    assert serving_again.wait(5), "the loop was not restarted after it failed"
-    assert serving.running
-    serving.stop(timeout=5)
-    assert not serving.running
-    assert threads == ["serve-leads", "serve-leads"]  # never on the caller's thread
