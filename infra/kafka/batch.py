@@ -73,7 +73,8 @@ class BatchConsumer:
             "acks": "all",
             "enable.idempotence": True,  # librdkafka's own retries never reorder or double
             # Every caller flushes after its batch, and a flush sends at once whatever the
-            # linger (librdkafka >= 1.9), so linger delays nothing here. What it does set is
+            # linger (librdkafka >= 1.9), so linger delays a batch only while the storer is
+            # busy with the one before (at most 200 ms). What it does set is
             # how often a produce wakes the broker thread: a message into a partition with
             # nothing waiting writes to the thread's wake-up pipe. At 5 ms that was nearly
             # every message (10 % of a worker's samples in that `write`, py-spy --native);
