@@ -4,7 +4,7 @@ The engine is `infra.demo.bench` (also behind `aiqleads bench pipeline --seconds
 FILE`): a no-op Faust passthrough, then real `aiqleads worker` processes — 1 and 2 in one
 consumer group on each warehouse backend (embedded chdb, the ClickHouse server) — fed
 generated traffic flat out for up to `AIQ_BENCH_SECONDS` (60 by default) of landing, and
-paced at half the 1-worker maximum for the produce → scored / landed / Redis percentiles.
+paced at half the 1-worker drained rate for the produce → scored / landed / Redis percentiles.
 `AIQ_BENCH_JSON` names the JSON file (the PNG goes next to it); by default both go to
 `.aiqleads/bench/pipeline.{json,png}`.
 """
