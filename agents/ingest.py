@@ -499,11 +499,10 @@ async def run_batches(source: BatchSource, stage: RawStage,
     which stores and commits in order, one store at a time, so sinks see batches in order
     and commits only ever move forward; batches that queued up meanwhile go out together.
     Leads reach `leads.scored`, and so Redis, when the storer flushes their batch or the
-    producer's linger (200 ms) sends them, whichever comes first. (Sending each batch at
-    once, with a short flush as soon as it was scored, was measured: no clear gain in
-    p99 → Redis, BENCHMARKS.md.) Scoring yields to the event
-    loop every `CHUNK_EVENTS` events so that the I/O of the batches being stored (and
-    Faust's other agents) keep moving.
+    producer's linger (200 ms) sends them, whichever comes first (a short flush as soon
+    as a batch is scored did not shorten p99 → Redis: BENCHMARKS.md). Scoring yields to
+    the event loop every `CHUNK_EVENTS` events so that the I/O of the batches being
+    stored (and Faust's other agents) keep moving.
     """
     queue = StoreQueue(queued)
     storer = asyncio.ensure_future(_store_in_order(source, store, queue))
