@@ -11,7 +11,10 @@ own database:
    sources (3 % malformed, fraud and duplicates as the generator draws them) produced flat
    out. Leads/s is the slope of `aiq_rows_landed_total{table="leads"}` summed over the
    workers' /metrics, sampled every 0.5 s, over at most `seconds` after landing starts.
-   CPU seconds per process come from /proc over the same window.
+   CPU seconds per process come from /proc over the same window. What the whole run
+   (producing to drained) cost the machine a lead, by role (workers, broker, Redis,
+   ClickHouse, this bench, the rest) and the Kafka records it wrote a lead, by topic, say
+   what bounds the rate: on two cores, `ceiling` is 2 s of CPU a second over that cost.
 3. **Latency at half the 1-worker maximum** (half its drained rate, the one every consumer
    group sustains, not the landing rate alone): a fresh worker, first `PACED_WARM_SECONDS` of
    paced traffic that is not measured (a worker just started meets every cell, contact
@@ -41,10 +44,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from confluent_kafka import Producer
 
+from infra.demo.usage import (
+    ROLES,
+    ceiling_leads_per_s,
+    cpu_seconds,
+    cpu_snapshot,
+    cpu_us_per_lead,
+    records_by_topic,
+)
 from infra.kafka.admin import KEY_PARTITIONER, delete_prefixed_topics, ensure_topics
 from infra.settings import Settings
 from infra.stack.ports import free_port
@@ -57,17 +69,7 @@ WARM_EVENTS = 200
 PACED_WARM_SECONDS = 15.0
 SAMPLE_SECONDS = 0.5
 DRAIN_TIMEOUT = 300.0  # seconds for every group to catch up after a saturation run
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 _LANDED = 'aiq_rows_landed_total{table="leads"}'
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
 def _env(settings: Settings, tree: str | None) -> dict[str, str]:
@@ -272,7 +274,11 @@ def saturate(cluster: Cluster, events: Sequence[GeneratedEvent], seconds: float)
     """Produce `events` flat out; landed leads/s over at most `seconds` of landing."""
     start = cluster.landed()
     samples: list[tuple[float, float]] = []
-    producing = threading.Thread(target=produce, args=(cluster.settings[0], events))
+    settings = cluster.settings[0]
+    workers = [p.pid for p in cluster.procs]
+    records_before = records_by_topic(settings.kafka_bootstrap, settings.topic_prefix)
+    usage_before = cpu_snapshot(workers)
+    producing = threading.Thread(target=produce, args=(settings, events))
     t0 = time.monotonic()
     producing.start()
     target = start + sum(e.valid for e in events) * 0.98
@@ -297,15 +303,23 @@ def saturate(cluster: Cluster, events: Sequence[GeneratedEvent], seconds: float)
     rate = (n_b - n_a) / (t_b - t_a) if t_b > t_a else 0.0
     span = ended - began
     # Landing is one consumer of several: a rate the others cannot follow is not sustained.
-    settings = cluster.settings[0]
     behind_at_end = behind(settings)
     wait_until(lambda: not any(behind(settings).values()), timeout=DRAIN_TIMEOUT, interval=0.5)
     drained = time.monotonic()
+    # What the whole run, producing to drained, cost the machine a lead landed.
+    leads = cluster.landed() - start
+    cpu_per_lead = cpu_us_per_lead(usage_before, cpu_snapshot(workers), leads)
+    records_after = records_by_topic(settings.kafka_bootstrap, settings.topic_prefix)
+    records = {topic: n - records_before.get(topic, 0) for topic, n in records_after.items()}
     return {"leads_per_s": rate, "samples": samples, "window_s": span,
             "cpu_per_process": [round(c / span, 2) for c in cpu.values()],
             "behind_at_end": behind_at_end, "drained_after_s": round(drained - ended, 1),
             # Leads landed after the window still count: every group followed them.
-            "drained_leads_per_s": (cluster.landed() - start) / (drained - began)}
+            "drained_leads_per_s": (cluster.landed() - start) / (drained - began),
+            "cpu_us_per_lead": cpu_per_lead,
+            "ceiling_leads_per_s": round(ceiling_leads_per_s(cpu_per_lead)),
+            "records_per_lead": {topic: round(n / leads, 2) for topic, n in
+                                 sorted(records.items()) if n and leads}}
 
 
 def behind(settings: Settings) -> dict[str, int]:
@@ -511,6 +525,9 @@ def summary(result: dict) -> dict:
         entry[f"cpu_per_process_{r['workers']}_workers"] = r["cpu_per_process"]
         entry[f"drained_leads_per_s_{r['workers']}_workers"] = round(r["drained_leads_per_s"], 1)
         entry[f"behind_at_end_{r['workers']}_workers"] = r["behind_at_end"]
+        entry[f"cpu_us_per_lead_{r['workers']}_workers"] = r["cpu_us_per_lead"]
+        entry[f"ceiling_leads_per_s_{r['workers']}_workers"] = r["ceiling_leads_per_s"]
+        entry[f"records_per_lead_{r['workers']}_workers"] = r["records_per_lead"]
         if "paced" in r:
             p = r["paced"]
             entry.update({"paced_rate": round(p["rate"], 1),
@@ -544,6 +561,16 @@ def table(result: dict) -> str:
         lines.append(f"  {r['backend']}, {r['workers']} worker(s): "
                      + ", ".join(f"{g} {n:,}" for g, n in sorted(r["behind_at_end"].items()))
                      + f"; all caught up {r['drained_after_s']:.0f} s later")
+    lines.append("CPU µs a lead, the whole machine from producing to drained, and what that "
+                 "cost allows with every core busy; Kafka records a lead:")
+    for r in result["runs"]:
+        cost = r["cpu_us_per_lead"]
+        lines.append(f"  {r['backend']}, {r['workers']} worker(s): "
+                     + " + ".join(f"{role} {cost[role]:,.0f}" for role in cost
+                                  if role != "machine")
+                     + f" = {cost.get('machine', 0):,.0f} → ceiling "
+                     f"{r['ceiling_leads_per_s']:,.0f} leads/s; "
+                     f"{sum(r['records_per_lead'].values()):.1f} records")
     for r in result["runs"]:
         if "paced" in r:
             cold = r["paced"]["cold"]
@@ -555,13 +582,15 @@ def table(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    """Throughput (saturation runs) and latency (paced runs) over time, one PNG."""
+    """Throughput (saturation runs) and latency (paced runs) over time, and what a lead
+    cost the machine by role, one PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 8))
+    fig, (top, bottom, cost) = plt.subplots(
+        3, 1, figsize=(10, 11), gridspec_kw={"height_ratios": [3, 3, 2]})
     for r in result["runs"]:
         samples = r["samples"]
         xs = [t for t, _ in samples[1:]]
@@ -590,6 +619,24 @@ def plot(result: dict, path: Path) -> None:
         bottom.set_axis_off()
         bottom.text(0.5, 0.5, "no paced run (latency is measured with one worker)",
                     ha="center", va="center", transform=bottom.transAxes)
+    _plot_cost(cost, result["runs"])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_cost(axes: Any, runs: Sequence[dict]) -> None:
+    """One stacked bar a saturation run: CPU µs a lead by role, the ceiling beside it."""
+    names = [f"{r['backend']}, {r['workers']} worker(s)" for r in runs]
+    left = [0.0] * len(runs)
+    for role in ROLES:
+        widths = [r["cpu_us_per_lead"].get(role, 0.0) for r in runs]
+        axes.barh(names, widths, left=left, label=role)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, (r, total) in enumerate(zip(runs, left, strict=True)):
+        axes.text(total, y, f"  {total:,.0f} µs → ≤ {r['ceiling_leads_per_s']:,.0f} leads/s",
+                  va="center", fontsize=8)
+    axes.set(title="CPU a lead, the whole machine (producing → drained)",
+             xlabel="µs of CPU a lead", xlim=(0, max(left, default=1) * 2))
+    axes.invert_yaxis()
+    axes.legend(fontsize=8, loc="center right")
