@@ -2,9 +2,9 @@
 
 Writing a table key per lead costs a changelog send per lead (about as much as
 consuming the lead). Stores instead mark keys dirty and a timer flushes them
-every `FLUSH_SECONDS`, so a hot cell costs one changelog record per flush, not
-one per lead. A crash loses at most that much feature state (rolling counts and
-averages, not leads), which replay partly re-counts.
+about once a second, so a hot cell costs one changelog record per second, not
+one per lead. A crash loses at most that second of feature state (rolling
+counts and averages, not leads), which replay partly re-counts.
 
 The tables use the producer's partitioner (`use_partitioner=True`): their keys
 (cells, contacts) are not co-partitioned with any input topic, and a timer has
@@ -26,12 +26,10 @@ from streams.features.store import Persistent
 
 log = logging.getLogger(__name__)
 
-# Every 5 s instead of every second, the cells and areas that leads keep touching write a
-# third to a half fewer records (density, market, penetration: 2.76 -> 1.74 a lead; all
-# topics 10.2 -> 9.2), for up to 5 s of feature counts lost in a crash. One worker, chdb,
-# three alternating pairs: drained 2,019-2,089 -> 2,061-2,188 leads/s, the worker 464-482
-# -> 424-455 µs a lead, the broker 112-117 -> 96-106 (BENCHMARKS.md).
-FLUSH_SECONDS = 5.0
+# Every 5 s instead writes ~1 changelog record a lead fewer (cells and areas coalesce) and
+# drained 1-5 % faster, but each flush then holds ~5x the keys: paced at 1,100/s, p99
+# produce -> Redis 514-1,103 ms against 217-278 at 1 s (BENCHMARKS.md, 2026-12-07).
+FLUSH_SECONDS = 1.0
 SWEEP_YIELD_EVERY = 5_000  # keys looked at between yields to the event loop
 FLUSH_YIELD_EVERY = 1_000  # keys written between yields (~5 ms)
 

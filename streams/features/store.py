@@ -5,7 +5,7 @@ reads features for a lead *before* counting that lead (`features`, then
 `observe`), so a lead never sees itself. Persistence is write-behind: the store
 remembers which keys changed (`take_dirty`) and can `export` one key to a
 JSON-able value or `restore` it from one. The worker flushes dirty keys into a
-changelogged Faust table every few seconds (agents/persist.py) instead of
+changelogged Faust table about once a second (agents/persist.py) instead of
 writing the changelog once per lead, and restores the store from that table
 after recovery.
 """
