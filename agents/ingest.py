@@ -40,10 +40,11 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   a newer ``scored_ms``, like a pull-back, and points its keys in the table at the original.
 - Fraud sightings: the screen's velocity and bot-timing rules count a contact's (an IP's)
   leads across areas, and a burst's leads reach different workers. Each worker sends what
-  its screen saw of every lead on `fraud.sightings` (keyed by the worker) with the batch's
-  other outputs, and mirrors the other workers' (`SightingsMirror`, the last half hour at
-  start), so its screen counts the whole burst. A verdict from another worker that
-  implicated leads this worker sent makes it pull them back, like its own verdicts.
+  its screen saw of a chunk's leads on `fraud.sightings` (one record a chunk, keyed by the
+  worker) with the batch's other outputs, and mirrors the other workers'
+  (`SightingsMirror`, the last half hour at start), so its screen counts the whole burst.
+  A verdict from another worker that implicated leads this worker sent makes it pull them
+  back, like its own verdicts.
 - The dedupe table `first_lead_by_contact` forgets originals older than the window on a
   timer. The table uses the producer's partitioner: the loop and the timer run outside any
   Faust event, and the keys (contact|cell) are not co-partitioned with the raw topics. The
@@ -198,7 +199,8 @@ class SightingsMirror:
     (`infra.kafka.mirror` over `fraud.sightings`); a verdict that implicated leads this
     worker sent waits in the stage's `implicated_elsewhere` to be pulled back."""
 
-    _decoder = msgspec.json.Decoder(FraudSighting)
+    _decoder = msgspec.json.Decoder(list[FraudSighting])
+    _one_decoder = msgspec.json.Decoder(FraudSighting)  # records written before 2026-12-07
 
     def __init__(self, stage: RawStage) -> None:
         self.stage = stage
@@ -208,16 +210,21 @@ class SightingsMirror:
         if key == stage.worker or value is None:
             return  # its own: already in its screen
         try:
-            sighting = self._decoder.decode(value)
+            # A sighting is itself an array: a chunk's list of them starts with two brackets.
+            sightings = (self._decoder.decode(value) if value.lstrip()[1:2] in (b"[", b"]")
+                         else [self._one_decoder.decode(value)])
         except msgspec.DecodeError as exc:  # not ours to judge: skip it, say so
-            log.warning("skipped a fraud sighting from %r: %s", key, exc)
+            log.warning("skipped fraud sightings from %r: %s", key, exc)
             return
-        verdict = stage.state.screen.observe(sighting, int(time.time() * 1000))
-        FRAUD_SIGHTINGS_MIRRORED.inc()
-        if verdict is not None:
-            mine = tuple(lead for lead in verdict.implicated if lead in stage.recent)
-            if mine:
-                stage.implicated_elsewhere.append(verdict._replace(implicated=mine))
+        now_ms = int(time.time() * 1000)
+        screen = stage.state.screen
+        for sighting in sightings:
+            verdict = screen.observe(sighting, now_ms)
+            if verdict is not None:
+                mine = tuple(lead for lead in verdict.implicated if lead in stage.recent)
+                if mine:
+                    stage.implicated_elsewhere.append(verdict._replace(implicated=mine))
+        FRAUD_SIGHTINGS_MIRRORED.inc(len(sightings))
 
 
 class RawStage:
@@ -296,8 +303,11 @@ class RawStage:
             if self.state.missed_links:  # a lead displaced an original: re-send it linked
                 self.relink(received_ms, batch)
         if self.sightings_topic is not None:  # with the batch's outputs, before its commit
-            for sighting in self.state.screen.take_sightings():
-                self.send(self.sightings_topic, encode(sighting), self.worker)
+            # One record a chunk, not a lead: each record costs the broker and every
+            # worker's mirror alike, whatever it holds.
+            sightings = self.state.screen.take_sightings()
+            if sightings:
+                self.send(self.sightings_topic, encode(sightings), self.worker)
         if self.snapshots_topic is not None:
             self.send_snapshots(self.snapshots_topic, batch.leads[first:])
         return batch

@@ -19,7 +19,8 @@ CART_EVENTS = "cart.events"
 SCHEMA_DRIFT = "schemas.drift"  # keyed by source
 MARKET_COMPETITORS = "market.competitors"  # keyed by office_id
 BUYER_INTERACTIONS = "buyer.interactions"  # keyed by buyer_id
-FRAUD_SIGHTINGS = "fraud.sightings"  # keyed by the writing worker; every worker reads all
+# A scored chunk's sightings a record, keyed by the writing worker; every worker reads all.
+FRAUD_SIGHTINGS = "fraud.sightings"
 # Unkeyed: each message lists the feature snapshots of the leads one raw batch sent to
 # that same partition of leads.scored (co-partitioned with leads.outcomes by lead_id).
 LEADS_SNAPSHOTS = "leads.snapshots"

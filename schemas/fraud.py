@@ -4,8 +4,9 @@ Velocity and bot timing count a contact's (or an IP's) leads across areas; with 
 workers a burst's leads reach different ones. Every worker publishes what its screen
 remembers of each lead it screened and mirrors every other worker's
 (`agents.ingest.SightingsMirror`), so each screen counts the whole burst
-(`FraudScreen.observe`). The record is the screen's own entry, keyed in Kafka by the
-worker that wrote it; a field list, not a map: ~155 bytes a lead.
+(`FraudScreen.observe`). A record is a list of the screen's own entries, the leads of one
+scored chunk, keyed in Kafka by the worker that wrote it; each entry a field list, not a
+map: ~155 bytes a lead. (Until 2026-12-07 a record held one entry; the mirror reads both.)
 """
 
 from __future__ import annotations

@@ -13,13 +13,15 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from agents.ingest import RawMessage, RawStage, SightingsMirror, run_batches
 from agents.partitioning import key_partition
 from infra.settings import Settings
-from schemas.codec import dead_letter_decoder, scored_lead_decoder, snapshots_decoder
+from schemas.codec import dead_letter_decoder, encode, scored_lead_decoder, snapshots_decoder
 from schemas.contract import raw_topic
+from schemas.fraud import FraudSighting
 from schemas.lead import ScoredLead
 from streams.features.build import feature_stores
 from streams.fraud.screen import FraudScreen
@@ -316,3 +318,31 @@ def test_two_stages_sharing_sightings_quarantine_what_one_stage_does() -> None:
     assert apart != alone  # the split alone changes the answers...
     assert shared == alone  # ...sharing sightings gives them back
     assert pulled_elsewhere > 0  # some only because the other worker's verdict said so
+
+
+def test_a_chunk_shares_its_sightings_in_one_record_that_another_worker_applies() -> None:
+    """One `fraud.sightings` record a scored chunk, holding every lead it screened; the
+    other worker's mirror remembers them all, and still reads a record of one sighting
+    (as workers wrote them before 2026-12-07)."""
+    events = generate(40, seed=5, malformed_share=0.0, fraud_share=0.0, duplicate_share=0.0)
+    now = datetime.now(UTC).timestamp()
+    messages = [RawMessage(SETTINGS.topic(raw_topic(e.source)), 0, i, e.key, e.value,
+                           list(e.headers.items()), now) for i, e in enumerate(events)]
+    here, there = Source([], []), Source([], [])
+    one, other = (RawStage(SETTINGS, s.config, s.state, source.produce, scored_topic=SCORED,
+                           dlq_topic=DLQ, sightings_topic="sightings", worker=name)
+                  for s, source, name in ((stage(here), here, b"1"), (stage(there), there, b"2")))
+    leads = one.score(messages).leads
+    records = [value for topic, value in here.sent if topic == "sightings"]
+    assert len(records) == 1 and len(leads) == len(events)
+    mirror = SightingsMirror(other)
+    mirror.apply(b"1", records[0])
+    shared = msgspec.json.decode(records[0], type=list[FraudSighting])
+    assert sorted(s.lead_id for s in shared) == sorted(lead.lead_id for lead in leads)
+    seen = other.state.screen.dumps()
+    assert all(lead.lead_id.encode() in seen for lead in leads)
+    # A record of one sighting, the format before chunks: remembered too.
+    single = msgspec.structs.replace(shared[0], lead_id="older-format-lead")
+    mirror.apply(b"1", encode(single))
+    assert b"older-format-lead" in other.state.screen.dumps()
+    mirror.apply(b"2", records[0])  # its own: skipped, never an error
