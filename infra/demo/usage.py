@@ -13,8 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from infra.ops.lag import KafkaOffsets
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Role → what its command line contains (the services as `aiqleads up` or Debian run them).
@@ -88,22 +87,11 @@ def ceiling_leads_per_s(cpu_per_lead: dict[str, float], cores: int | None = None
 
 
 def records_by_topic(bootstrap: str, prefix: str) -> dict[str, int]:
-    """Records now held by each topic named `prefix…` (end minus start offsets)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = admin.list_topics(timeout=10).topics
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}usage",
-                         "enable.auto.commit": False})
-    try:
-        counts: dict[str, int] = {}
-        for name, meta in topics.items():
-            if not name.startswith(prefix):
-                continue
-            total = 0
-            for partition in meta.partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(name, partition),
-                                                           timeout=10)
-                total += high - low
-            counts[name.removeprefix(prefix)] = total
-        return counts
-    finally:
-        consumer.close()
+    """Records written so far to each topic named `prefix…` (its partitions' end offsets)."""
+    offsets = KafkaOffsets(bootstrap)
+    names = {name for name in offsets.admin.list_topics(timeout=offsets.timeout).topics
+             if name.startswith(prefix)}
+    counts = dict.fromkeys((name.removeprefix(prefix) for name in names), 0)
+    for (topic, _), end in offsets.end_offsets(offsets.topic_partitions(names)).items():
+        counts[topic.removeprefix(prefix)] += end
+    return counts
