@@ -38,6 +38,10 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   within one mirror delay, both went out as originals; the merge names the later one, and
   the worker that scored it (it still remembers it in `recent`) re-sends it linked, with
   a newer ``scored_ms``, like a pull-back, and points its keys in the table at the original.
+  A worker that does not remember the lead (another one scored it and has stopped since,
+  it was quarantined, or it was scored before a restart) reads it back from the warehouse
+  two seconds later (`LandedLookup`, off the loop) and re-sends it if it is still
+  unlinked, with the leads linked to it.
 - Fraud sightings: the screen's velocity and bot-timing rules count a contact's (an IP's)
   leads across areas, and a burst's leads reach different workers. Each worker sends what
   its screen saw of a chunk's leads on `fraud.sightings` (one record a chunk, keyed by the
@@ -79,6 +83,7 @@ from infra.kafka.batch import BatchConsumer
 from infra.kafka.mirror import TopicMirror
 from infra.metrics import (
     DEAD_LETTERS,
+    DEDUPE_LINKS_ABANDONED,
     DEDUPE_RELINKED,
     EVENTS_IN,
     FRAUD_PULLED_BACK,
@@ -98,7 +103,13 @@ from schemas.contract import (
 )
 from schemas.fraud import FraudSighting
 from schemas.lead import FeatureSnapshot, ScoredLead
-from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
+from streams.dedupe import (
+    MissedLink,
+    PendingLinks,
+    is_expired,
+    merge_original,
+    original_keys,
+)
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads
@@ -254,6 +265,8 @@ class RawStage:
         self.recent = recent if recent is not None else RecentLeads()
         # Who links to an original this worker scored, should it turn out a duplicate too.
         self.linked_to: OrderedDict[str, list[str]] = OrderedDict()
+        # Missed links whose later lead is not in `recent`: `relink_landed` re-sends them.
+        self.pending_links = PendingLinks()
         self.sightings_topic = sightings_topic
         self.worker = worker
         self.snapshots_topic = snapshots_topic
@@ -384,26 +397,55 @@ class RawStage:
 
     def relink(self, now_ms: int, batch: ScoredBatch) -> None:
         """Re-send, linked to their originals, the missed duplicates this worker scored
-        (`IngestState.missed_links`), and the duplicates it had linked to them."""
+        (`IngestState.missed_links`), and the duplicates it had linked to them. Those it
+        does not remember wait in `pending_links` to be read back from the warehouse."""
         links, self.state.missed_links[:] = self.state.missed_links[:], []
-        originals = self.state.first_lead_by_contact
-        for later, original, original_entry in links:
+        for link in links:
+            later = link.later
             followers = self.linked_to.pop(later, ())
-            if later in self.recent:  # otherwise another worker scored it: that one re-sends
+            if later in self.recent:
                 lead = self.recent.take((later,))[0]
                 if lead.duplicate_of is None:
-                    self._resend(lead, original, now_ms, batch)
-                    # No original any more: whoever comes next links to the earlier one.
-                    # Not a tombstone: every worker's merge keeps the earlier of the two.
-                    entry = f"{later}@{int(lead.event_time.timestamp() * 1000)}"
-                    for key in original_keys(lead, lead.h3_r8):
-                        if originals.get(key) == entry:
-                            originals[key] = original_entry
+                    self._relink(lead, link, now_ms, batch)
                 else:
                     self.recent.remember(lead, encode(lead))
+            else:
+                # Scored by another worker (which re-sends it, if it still runs and
+                # remembers it), quarantined, or forgotten: the warehouse has it.
+                self.pending_links.add(link, now_ms)
             for follower in followers:  # linked to `later`: one hop to the original instead
                 if follower in self.recent:
-                    self._resend(self.recent.take((follower,))[0], original, now_ms, batch)
+                    self._resend(self.recent.take((follower,))[0], link.original, now_ms, batch)
+
+    def relink_landed(self, asked: list[str], landed: Sequence[ScoredLead], now_ms: int,
+                      batch: ScoredBatch) -> None:
+        """Re-send linked the pending links' later leads that the warehouse had (`asked`,
+        `landed`: `Warehouse.leads_and_duplicates`), and the leads still linked to them."""
+        pending, abandoned = self.pending_links, self.pending_links.abandoned
+        settled = pending.settle(asked, {lead.lead_id for lead in landed}, now_ms)
+        if pending.abandoned > abandoned:
+            DEDUPE_LINKS_ABANDONED.inc(pending.abandoned - abandoned)
+            log.warning("gave up re-linking %d displaced originals: not landed after %d s",
+                        pending.abandoned - abandoned, pending.patience_ms // 1000)
+        links = {link.later: link for link in settled}
+        for lead in landed:
+            link = links.get(lead.lead_id)
+            if link is not None:
+                if lead.duplicate_of is None:  # otherwise the worker that scored it re-sent it
+                    self._relink(lead, link, now_ms, batch)
+            elif lead.duplicate_of in links:
+                self._resend(lead, links[lead.duplicate_of].original, now_ms, batch)
+
+    def _relink(self, lead: ScoredLead, link: MissedLink, now_ms: int,
+                batch: ScoredBatch) -> None:
+        self._resend(lead, link.original, now_ms, batch)
+        # No original any more: whoever comes next links to the earlier one.
+        # Not a tombstone: every worker's merge keeps the earlier of the two.
+        originals = self.state.first_lead_by_contact
+        mine = f"{lead.lead_id}@"
+        for key in original_keys(lead, lead.h3_r8):
+            if originals.get(key, "").startswith(mine):
+                originals[key] = link.original_entry
 
     def _resend(self, lead: ScoredLead, original: str, now_ms: int,
                 batch: ScoredBatch) -> None:
@@ -494,15 +536,54 @@ class StoreQueue:
         return merged
 
 
+class LandedLookup:
+    """Reads back from the warehouse, off the loop, the leads `stage.pending_links` waits
+    for (`landed(lead_ids)`: `Warehouse.leads_and_duplicates`), and has the stage re-send
+    them with the next batch."""
+
+    def __init__(self, stage: RawStage,
+                 landed: Callable[[list[str]], Awaitable[list[ScoredLead]]]) -> None:
+        self.stage = stage
+        self.landed = landed
+        self._asked: list[str] = []
+        self._task: asyncio.Future[list[ScoredLead]] | None = None
+
+    def step(self, batch: ScoredBatch) -> None:
+        """Re-send into `batch` what the last lookup found; start the next one when due."""
+        now_ms = int(time.time() * 1000)
+        task = self._task
+        if task is not None:
+            if not task.done():
+                return
+            self._task = None
+            try:
+                landed = task.result()
+            except Exception as exc:  # the warehouse is down: the links wait for the next try
+                log.warning("could not read back %d leads to re-link: %s", len(self._asked), exc)
+            else:
+                self.stage.relink_landed(self._asked, landed, now_ms, batch)
+        asked = self.stage.pending_links.due(now_ms)
+        if asked:
+            self._asked = asked
+            self._task = asyncio.ensure_future(self.landed(asked))
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 async def run_batches(source: BatchSource, stage: RawStage,
                       store: Callable[[list[ScoredLead]], Awaitable[None]],
                       to_message: Callable[[Any], RawMessage] = RawMessage.of,
                       batches: int | None = None, queued: int = STORE_QUEUE_EVENTS,
-                      refresh: Callable[[], object] | None = None) -> None:
+                      refresh: Callable[[], object] | None = None,
+                      landed: Callable[[list[str]], Awaitable[list[ScoredLead]]] | None = None,
+                      ) -> None:
     """poll → score → (flush ‖ store) → commit, forever (or `batches` non-empty batches).
 
     `refresh()` runs before each batch is scored (the mirrors: other workers' dedupe
-    originals and fraud sightings).
+    originals and fraud sightings). `landed(lead_ids)` reads leads back from the
+    warehouse for the re-links of leads this worker does not remember (`LandedLookup`).
 
     Scoring never waits for the sinks: a scored batch is queued (up to `queued` raw events
     in all, then the loop waits: backpressure while a sink is down) for one storer task,
@@ -516,6 +597,7 @@ async def run_batches(source: BatchSource, stage: RawStage,
     """
     queue = StoreQueue(queued)
     storer = asyncio.ensure_future(_store_in_order(source, store, queue))
+    lookup = None if landed is None else LandedLookup(stage, landed)
     done = 0
     try:
         while batches is None or done < batches:
@@ -524,11 +606,13 @@ async def run_batches(source: BatchSource, stage: RawStage,
             polled = await source.poll()
             if refresh is not None:
                 refresh()
-            if not polled:
-                if stage.pending:  # quiet: re-send them now, not at the next lead
-                    await _unless_failed(queue.put(stage.score(()), 0), storer)
-                continue
             batch = ScoredBatch()
+            if lookup is not None:
+                lookup.step(batch)
+            if not polled:
+                if stage.pending or batch.leads:  # quiet: re-send them now, not later
+                    await _unless_failed(queue.put(stage.score((), batch), 0), storer)
+                continue
             for start in range(0, len(polled), CHUNK_EVENTS):
                 stage.score([to_message(m) for m in polled[start:start + CHUNK_EVENTS]], batch)
                 await asyncio.sleep(0)
@@ -537,6 +621,8 @@ async def run_batches(source: BatchSource, stage: RawStage,
         queue.close()
         await storer
     finally:
+        if lookup is not None:
+            lookup.cancel()
         if not storer.done():
             # Stopping: let the queued batches be stored and committed (a SIGKILL instead
             # simply replays them).
@@ -588,11 +674,13 @@ def register(
     stores: Sequence[LeadFeatureStore] = (),
     behinds: Sequence[WriteBehind] = (),
     sample: Callable[[RawMessage], None] | None = None,
+    landed: Callable[[list[str]], Awaitable[list[ScoredLead]]] | None = None,
 ) -> BatchConsumer:
     """Declare the dedupe table and start the batch loop as a Faust task.
 
     `store(leads)` puts a batch's leads into every sink and returns once they are all
-    stored; `sample` sees every raw message (the drift sensor).
+    stored; `landed(lead_ids)` reads leads and their duplicates back from the warehouse
+    (`Warehouse.leads_and_duplicates`); `sample` sees every raw message (the drift sensor).
     """
     config = IngestConfig(
         max_bytes=settings.max_event_bytes,
@@ -664,7 +752,7 @@ def register(
         await sightings.catch_up()
         consumer.start()
         try:
-            await run_batches(consumer, stage, store, refresh=refresh)
+            await run_batches(consumer, stage, store, refresh=refresh, landed=landed)
         finally:
             consumer.close()
             mirror.close()

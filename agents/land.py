@@ -118,6 +118,12 @@ async def land_leads(gate: WarehouseGate, leads: list[ScoredLead]) -> None:
         landed.observe(seconds)
 
 
+async def landed_leads(gate: WarehouseGate, lead_ids: list[str]) -> list[ScoredLead]:
+    """The leads `lead_ids` and the leads linked to them, as landed (the dedupe's re-links
+    of leads the loop does not remember)."""
+    return await gate.call(gate.warehouse.leads_and_duplicates, lead_ids)
+
+
 def register(app: faust.App, topics: Topics, settings: Settings, gate: WarehouseGate) -> None:
     batch_rows, within = settings.land_batch_rows, settings.land_batch_seconds
     warehouse = gate.warehouse

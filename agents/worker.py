@@ -110,6 +110,7 @@ def build_worker(settings: Settings) -> Worker:
 
     batches = ingest.register(app, topics, settings, scorer, screen,
                               store=partial(land.land_leads, gate),
+                              landed=partial(land.landed_leads, gate),
                               stores=stores.all, behinds=behinds, sample=sample)
     # Every table this process writes in bulk changelogs through the batch producer.
     for behind in behinds:

@@ -12,7 +12,13 @@ DEAD_LETTERS = Counter(
 ROWS_LANDED = Counter("aiq_rows_landed_total", "Rows inserted into ClickHouse", ["table"])
 DEDUPE_RELINKED = Counter(
     "aiq_dedupe_relinked_total",
-    "Leads re-sent as duplicates: another worker had scored their original within a mirror delay",
+    "Leads re-sent linked to an earlier-dated original that arrived after them, or that "
+    "another worker scored within a mirror delay",
+)
+DEDUPE_LINKS_ABANDONED = Counter(
+    "aiq_dedupe_links_abandoned_total",
+    "Missed dedupe links given up: the displaced lead was neither remembered nor landed "
+    "within a minute, so it stays on sale as an original",
 )
 FRAUD_SIGHTINGS_MIRRORED = Counter(
     "aiq_fraud_sightings_mirrored_total",

@@ -8,6 +8,8 @@ Contract:
   columnar block per call; `landed_ms` fills `ingested_ms`. An empty batch does no I/O.
   Re-inserting the same records never leaves duplicates after `FINAL` (ReplacingMergeTree),
   and servers that support it drop the repeated block outright (insert deduplication token).
+- `leads_and_duplicates(ids)` reads landed leads back as `ScoredLead`s (the dedupe's
+  re-links of leads no worker remembers, `agents.ingest`).
 - `query(sql)` runs one statement in the warehouse database and returns a `QueryResult`.
 - `close()` is idempotent. Calls are not concurrent-safe: callers serialise them (the land
   agent runs every warehouse call on one thread).
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from infra.warehouse.columns import build_columns, dedup_token
+from infra.warehouse.columns import build_columns, dedup_token, records_from
 from infra.warehouse.errors import WarehouseNotStarted
 from infra.warehouse.result import QueryResult
 from schemas.cart import CartEvent
@@ -86,6 +88,19 @@ class Warehouse(ABC):
 
     def insert_cart_events(self, events: Sequence[CartEvent], landed_ms: int) -> None:
         self._insert(CART_EVENTS, events, landed_ms)
+
+    def leads_and_duplicates(self, lead_ids: Collection[str]) -> list[ScoredLead]:
+        """The newest landed version of each lead in `lead_ids` and of each lead that was
+        ever linked to one of them (`duplicate_of`). Datetimes come back in whole seconds."""
+        if not lead_ids:
+            return []
+        ids = ", ".join(f"'{_sql_string(lead_id)}'" for lead_id in sorted(lead_ids))
+        leads = self._qualified(LEADS)
+        # The inner scan reads two columns only; FINAL then reads whole rows by primary key.
+        result = self.query(
+            f"SELECT * FROM {leads} FINAL WHERE lead_id IN (SELECT lead_id FROM {leads} "
+            f"WHERE lead_id IN ({ids}) OR duplicate_of IN ({ids}))")
+        return records_from(LEADS, result)
 
     @abstractmethod
     def query(self, sql: str) -> QueryResult: ...

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from infra.warehouse.result import QueryResult
 from schemas.ddl import Column, Table
 
 _timestamp = datetime.timestamp
@@ -90,6 +91,53 @@ def _column_values(
         case "values":
             return [list(mapping.values()) for mapping in values]
     raise ValueError(f"unknown extract {column.extract!r}")
+
+
+def records_from(table: Table, result: QueryResult) -> list[Any]:
+    """The records in `result`, rows of `table` with its column names: `build_columns`
+    backwards. DateTime columns hold whole seconds, so datetimes come back floored.
+
+    >>> from schemas.ddl import OUTCOMES
+    >>> from schemas.outcome import Outcome
+    >>> rows = QueryResult(OUTCOMES.column_names, [("a", "purchase", 5, None, None, 9)])
+    >>> records_from(OUTCOMES, rows)
+    [Outcome(lead_id='a', kind='purchase', occurred_ms=5, buyer_id=None, amount=None)]
+    """
+    if table.record is None:
+        raise TypeError(f"table {table.name} has no record type to read rows into")
+    position = {name: i for i, name in enumerate(result.columns)}
+    fields = [(column, position[column.name]) for column in table.columns
+              if column.source is not None]
+    records = []
+    for row in result.rows:
+        values: dict[str, Any] = {}
+        keys: dict[str, list[Any]] = {}
+        for column, index in fields:
+            value, source = row[index], column.source
+            assert source is not None
+            match column.extract:
+                case "epoch_seconds":
+                    values[source] = None if value is None else _utc(value)
+                case "keys":
+                    keys[source] = value
+                case "values":
+                    values[source] = dict(zip(keys.pop(source), value, strict=True))
+                case _ if value is None:
+                    values[source] = None
+                case _ if column.kind == "bool":  # UInt8
+                    values[source] = bool(value)
+                case _ if column.kind == "bytes" and isinstance(value, str):  # valid UTF-8
+                    values[source] = value.encode()
+                case _:
+                    values[source] = value
+        records.append(msgspec.convert(values, table.record))
+    return records
+
+
+def _utc(value: datetime | int) -> datetime:
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def epoch_seconds(moment: datetime) -> int:

@@ -10,19 +10,21 @@ and every raw event becomes exactly one scored lead or one dead letter.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from agents.ingest import RawMessage, RawStage, SightingsMirror, run_batches
+from agents.ingest import RawMessage, RawStage, ScoredBatch, SightingsMirror, run_batches
 from agents.partitioning import key_partition
 from infra.settings import Settings
 from schemas.codec import dead_letter_decoder, encode, scored_lead_decoder, snapshots_decoder
 from schemas.contract import raw_topic
 from schemas.fraud import FraudSighting
 from schemas.lead import ScoredLead
+from streams.dedupe import MissedLink, PendingLinks
 from streams.features.build import feature_stores
 from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestConfig, IngestState
@@ -346,3 +348,78 @@ def test_a_chunk_shares_its_sightings_in_one_record_that_another_worker_applies(
     mirror.apply(b"1", encode(single))
     assert b"older-format-lead" in other.state.screen.dumps()
     mirror.apply(b"2", records[0])  # its own: skipped, never an error
+
+
+def test_a_worker_that_does_not_remember_the_displaced_original_relinks_it_from_the_warehouse(
+) -> None:
+    """A lead scored before a restart (or by a worker that has stopped since) is not in
+    `recent`: when an earlier-dated lead displaces it, it waits in `pending_links`, and
+    is re-sent linked from what the warehouse landed, with the leads linked to it."""
+    events = generate(400, seed=12, malformed_share=0.0, fraud_share=0.0,
+                      duplicate_share=0.3)
+    copies: dict[str, list[int]] = {}
+    for i, event in enumerate(events):
+        if event.duplicate_of:
+            copies.setdefault(event.duplicate_of, []).append(i)
+    original, late = next((o, c) for o, c in copies.items() if len(c) >= 2)
+    first = next(i for i, e in enumerate(events) if e.lead_id == original)
+    now = datetime.now(UTC).timestamp()
+
+    def messages(indexes: list[int]) -> list[RawMessage]:
+        return [RawMessage(SETTINGS.topic(raw_topic(events[i].source)), 0, n, events[i].key,
+                           events[i].value, list(events[i].headers.items()), now)
+                for n, i in enumerate(indexes)]
+
+    before = stage(Source([], []))
+    landed = {lead.lead_id: lead
+              for lead in before.score(messages([i for i in range(len(events))
+                                                 if i != first])).leads}
+    copy_ids = [events[i].lead_id for i in late]
+    later = next(c for c in copy_ids if landed[c].duplicate_of is None)  # earliest so far
+    followers = [c for c in copy_ids if c != later]
+    assert all(landed[c].duplicate_of == later for c in followers)
+
+    # After a restart: the same dedupe table (its changelog), nothing in memory.
+    source = Source([], [])
+    after = stage(source)
+    after.state = IngestState(scorer=before.state.scorer, screen=FraudScreen(),
+                              first_lead_by_contact=before.state.first_lead_by_contact,
+                              stores=feature_stores().all)
+    after.pending_links = PendingLinks(delay_ms=0)
+    batch = after.score(messages([first]))
+    assert [lead.lead_id for lead in batch.leads] == [original]
+    asked = after.pending_links.due(int(time.time() * 1000))
+    assert asked == [later]
+
+    # What the warehouse has: the displaced lead and the ones linked to it.
+    rows = [landed[later], *(landed[c] for c in followers)]
+    after.relink_landed(asked, rows, int(time.time() * 1000), batch)
+    resent = {lead.lead_id: lead for lead in batch.leads[1:]}
+    assert set(resent) == set(copy_ids)
+    assert all(lead.duplicate_of == original for lead in resent.values())
+    assert all(resent[lead.lead_id].scored_ms > lead.scored_ms for lead in rows)
+    assert not after.pending_links
+    # The displaced lead's table entries now name the original: the next lead of the
+    # person links to it directly.
+    table = after.state.first_lead_by_contact
+    assert not any(entry.startswith(f"{later}@") for entry in table.values())
+
+    # Read back again (another worker re-sent it meanwhile): nothing is sent twice.
+    after.pending_links.add(MissedLink(later, original, f"{original}@0"), 0)
+    again = ScoredBatch()
+    after.relink_landed([later], [resent[later]], int(time.time() * 1000), again)
+    assert again.leads == []
+
+
+def test_links_the_warehouse_does_not_have_yet_wait_then_are_given_up() -> None:
+    pending = PendingLinks(delay_ms=2_000, patience_ms=10_000)
+    pending.add(MissedLink("b", "a", "a@1"), 1_000)
+    assert pending.due(2_000) == []  # the worker that remembers it goes first
+    assert pending.due(3_000) == ["b"]
+    assert pending.settle(["b"], set(), 3_000) == []  # not landed yet: asked again later
+    assert pending.due(4_000) == []
+    assert pending.due(5_000) == ["b"]
+    assert pending.settle(["b"], {"b"}, 5_000) == [MissedLink("b", "a", "a@1")]
+    pending.add(MissedLink("c", "a", "a@1"), 5_000)
+    assert pending.settle(["c"], set(), 16_000) == []
+    assert not pending and pending.abandoned == 1
