@@ -428,6 +428,7 @@ class RawStage:
             log.warning("gave up re-linking %d displaced originals: not landed after %d s",
                         pending.abandoned - abandoned, pending.patience_ms // 1000)
         links = {link.later: link for link in settled}
+        before = len(batch.leads)
         for lead in landed:
             link = links.get(lead.lead_id)
             if link is not None:
@@ -435,6 +436,9 @@ class RawStage:
                     self._relink(lead, link, now_ms, batch)
             elif lead.duplicate_of in links:
                 self._resend(lead, links[lead.duplicate_of].original, now_ms, batch)
+        if len(batch.leads) > before:
+            log.info("re-linked %d leads read back from the warehouse (%d links settled)",
+                     len(batch.leads) - before, len(settled))
 
     def _relink(self, lead: ScoredLead, link: MissedLink, now_ms: int,
                 batch: ScoredBatch) -> None:
