@@ -26,13 +26,14 @@ Faust keeps the app, the tables, the web views and the other agents; the stage's
 (dedupe table, feature stores, fraud screen, scorer) lives in the same process and is
 only touched from the event loop.
 
-Besides the fused stage, the loop owns two pieces of bookkeeping:
+Besides the fused stage, the loop owns some bookkeeping:
 
 - Pull-back: the fraud screen may implicate earlier leads of a burst that went out
   unquarantined (`FraudScreen.take_implicating`); the loop re-sends those it still
   remembers (`streams.fraud.pullback.RecentLeads`) on `leads.scored` as quarantined, with a
   newer ``scored_ms``, and lands them with the batch, so the warehouse and serving (which
-  reads them after the originals: same key, same partition) take them off sale.
+  reads them after the originals: same key, same partition) take them off sale. Those it
+  does not remember are read back from the warehouse (below, as for missed links).
 - Missed links: every worker mirrors the whole dedupe table (`OriginalsMirror`, from its
   changelog, all partitions). When two workers scored two leads of one person and area
   within one mirror delay, both went out as originals; the merge names the later one, and
@@ -40,8 +41,8 @@ Besides the fused stage, the loop owns two pieces of bookkeeping:
   a newer ``scored_ms``, like a pull-back, and points its keys in the table at the original.
   A worker that does not remember the lead (another one scored it and has stopped since,
   it was quarantined, or it was scored before a restart) reads it back from the warehouse
-  two seconds later (`LandedLookup`, off the loop) and re-sends it if it is still
-  unlinked, with the leads linked to it.
+  two seconds later (`streams.readback`; `LandedLookup`, off the loop) and re-sends it if
+  it is still unlinked, with the leads linked to it.
 - Fraud sightings: the screen's velocity and bot-timing rules count a contact's (an IP's)
   leads across areas, and a burst's leads reach different workers. Each worker sends what
   its screen saw of a chunk's leads on `fraud.sightings` (one record a chunk, keyed by the
@@ -67,7 +68,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import faust
 import msgspec
@@ -83,12 +84,12 @@ from infra.kafka.batch import BatchConsumer
 from infra.kafka.mirror import TopicMirror
 from infra.metrics import (
     DEAD_LETTERS,
-    DEDUPE_LINKS_ABANDONED,
     DEDUPE_RELINKED,
     EVENTS_IN,
     FRAUD_PULLED_BACK,
     FRAUD_SIGHTINGS_MIRRORED,
     MODEL_SCORE,
+    READ_BACKS_ABANDONED,
     observe_scored,
 )
 from infra.metrics import LEADS_SCORED as LEADS_SCORED_TOTAL
@@ -103,23 +104,19 @@ from schemas.contract import (
 )
 from schemas.fraud import FraudSighting
 from schemas.lead import FeatureSnapshot, ScoredLead
-from streams.dedupe import (
-    MissedLink,
-    PendingLinks,
-    is_expired,
-    merge_original,
-    original_keys,
-)
+from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
 from streams.errors import INTERNAL_ERROR, LeadRejected
 from streams.features.store import LeadFeatureStore
-from streams.fraud.pullback import RecentLeads
+from streams.fraud.pullback import RecentLeads, quarantine_implicated
 from streams.fraud.screen import FraudScreen, FraudVerdict
 from streams.ingest import IngestConfig, IngestState, Outcome, Prepared, prepare, score_prepared
 from streams.parse.decode import NO_HEADERS
 from streams.parse.partner_mappings import load_partners
+from streams.readback import PendingReads
 from streams.scoring.arms import Scorer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 DEDUPE_SWEEP_SECONDS = 600.0
@@ -265,8 +262,9 @@ class RawStage:
         self.recent = recent if recent is not None else RecentLeads()
         # Who links to an original this worker scored, should it turn out a duplicate too.
         self.linked_to: OrderedDict[str, list[str]] = OrderedDict()
-        # Missed links whose later lead is not in `recent`: `relink_landed` re-sends them.
-        self.pending_links = PendingLinks()
+        # Re-sends of leads not in `recent`, read back from the warehouse (`resend_landed`).
+        self.pending_links: PendingReads[MissedLink] = PendingReads()
+        self.pending_pulls: PendingReads[FraudVerdict] = PendingReads()
         self.sightings_topic = sightings_topic
         self.worker = worker
         self.snapshots_topic = snapshots_topic
@@ -412,24 +410,26 @@ class RawStage:
             else:
                 # Scored by another worker (which re-sends it, if it still runs and
                 # remembers it), quarantined, or forgotten: the warehouse has it.
-                self.pending_links.add(link, now_ms)
+                self.pending_links.add(later, link, now_ms)
             for follower in followers:  # linked to `later`: one hop to the original instead
                 if follower in self.recent:
                     self._resend(self.recent.take((follower,))[0], link.original, now_ms, batch)
 
-    def relink_landed(self, asked: list[str], landed: Sequence[ScoredLead], now_ms: int,
+    def resend_landed(self, asked: list[str], landed: Sequence[ScoredLead], now_ms: int,
                       batch: ScoredBatch) -> None:
-        """Re-send linked the pending links' later leads that the warehouse had (`asked`,
-        `landed`: `Warehouse.leads_and_duplicates`), and the leads still linked to them."""
-        pending, abandoned = self.pending_links, self.pending_links.abandoned
-        settled = pending.settle(asked, {lead.lead_id for lead in landed}, now_ms)
-        if pending.abandoned > abandoned:
-            DEDUPE_LINKS_ABANDONED.inc(pending.abandoned - abandoned)
-            log.warning("gave up re-linking %d displaced originals: not landed after %d s",
-                        pending.abandoned - abandoned, pending.patience_ms // 1000)
-        links = {link.later: link for link in settled}
+        """Make the pending re-sends of the `asked` leads from what the warehouse had
+        (`landed`: `Warehouse.leads_and_duplicates`): pull back those still unquarantined,
+        re-link those still originals, and the leads still linked to those."""
+        found = {lead.lead_id for lead in landed}
+        pulls = self._settle(self.pending_pulls, "fraud_pull", asked, found, now_ms)
+        links = self._settle(self.pending_links, "dedupe_link", asked, found, now_ms)
         before = len(batch.leads)
         for lead in landed:
+            verdict = pulls.get(lead.lead_id)
+            if verdict is not None and not lead.quarantined:
+                lead = quarantine_implicated(lead, verdict, now_ms)
+                self._send_pulled(lead, batch)
+                FRAUD_PULLED_BACK.labels("read_back").inc()
             link = links.get(lead.lead_id)
             if link is not None:
                 if lead.duplicate_of is None:  # otherwise the worker that scored it re-sent it
@@ -437,8 +437,19 @@ class RawStage:
             elif lead.duplicate_of in links:
                 self._resend(lead, links[lead.duplicate_of].original, now_ms, batch)
         if len(batch.leads) > before:
-            log.info("re-linked %d leads read back from the warehouse (%d links settled)",
-                     len(batch.leads) - before, len(settled))
+            log.info("re-sent %d leads read back from the warehouse (%d pull-backs and %d "
+                     "links settled)", len(batch.leads) - before, len(pulls), len(links))
+
+    @staticmethod
+    def _settle(pending: PendingReads[T], kind: str, asked: list[str], found: set[str],
+                now_ms: int) -> dict[str, T]:
+        abandoned = pending.abandoned
+        settled = pending.settle(asked, found, now_ms)
+        if pending.abandoned > abandoned:
+            READ_BACKS_ABANDONED.labels(kind).inc(pending.abandoned - abandoned)
+            log.warning("gave up %d %s re-sends: the lead had not landed after %d s",
+                        pending.abandoned - abandoned, kind, pending.patience_ms // 1000)
+        return settled
 
     def _relink(self, lead: ScoredLead, link: MissedLink, now_ms: int,
                 batch: ScoredBatch) -> None:
@@ -478,14 +489,20 @@ class RawStage:
         for whose, verdicts in (("other", elsewhere),
                                 ("own", self.state.screen.take_implicating())):
             for verdict in verdicts:
+                for lead_id in verdict.implicated:
+                    if lead_id not in self.recent:  # see `relink`: the warehouse has it
+                        self.pending_pulls.add(lead_id, verdict, now_ms)
                 pulled = self.recent.pull(verdict, now_ms)
                 for lead in pulled:
-                    self.send(self.scored_topic, encode(lead), lead.lead_id.encode())
-                    batch.leads.append(lead)
+                    self._send_pulled(lead, batch)
                 if pulled:
                     FRAUD_PULLED_BACK.labels(whose).inc(len(pulled))
                     log.info("pulled back %d earlier leads of a burst (%s, %s verdict)",
                              len(pulled), "+".join(verdict.reasons), whose)
+
+    def _send_pulled(self, lead: ScoredLead, batch: ScoredBatch) -> None:
+        self.send(self.scored_topic, encode(lead), lead.lead_id.encode())
+        batch.leads.append(lead)
 
 
 class BatchSource(Protocol):
@@ -541,8 +558,8 @@ class StoreQueue:
 
 
 class LandedLookup:
-    """Reads back from the warehouse, off the loop, the leads `stage.pending_links` waits
-    for (`landed(lead_ids)`: `Warehouse.leads_and_duplicates`), and has the stage re-send
+    """Reads back from the warehouse, off the loop, the leads the stage's pending re-sends
+    wait for (`landed(lead_ids)`: `Warehouse.leads_and_duplicates`), and has the stage re-send
     them with the next batch."""
 
     def __init__(self, stage: RawStage,
@@ -565,8 +582,9 @@ class LandedLookup:
             except Exception as exc:  # the warehouse is down: the links wait for the next try
                 log.warning("could not read back %d leads to re-link: %s", len(self._asked), exc)
             else:
-                self.stage.relink_landed(self._asked, landed, now_ms, batch)
-        asked = self.stage.pending_links.due(now_ms)
+                self.stage.resend_landed(self._asked, landed, now_ms, batch)
+        stage = self.stage
+        asked = sorted({*stage.pending_links.due(now_ms), *stage.pending_pulls.due(now_ms)})
         if asked:
             self._asked = asked
             self._task = asyncio.ensure_future(self.landed(asked))

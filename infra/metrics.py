@@ -15,10 +15,11 @@ DEDUPE_RELINKED = Counter(
     "Leads re-sent linked to an earlier-dated original that arrived after them, or that "
     "another worker scored within a mirror delay",
 )
-DEDUPE_LINKS_ABANDONED = Counter(
-    "aiq_dedupe_links_abandoned_total",
-    "Missed dedupe links given up: the displaced lead was neither remembered nor landed "
-    "within a minute, so it stays on sale as an original",
+READ_BACKS_ABANDONED = Counter(
+    "aiq_read_backs_abandoned_total",
+    "Re-sends of leads no worker remembered, given up because the lead had not landed "
+    "within a minute: a displaced original stays on sale, a burst's lead unquarantined",
+    ["kind"],  # "dedupe_link" or "fraud_pull"
 )
 FRAUD_SIGHTINGS_MIRRORED = Counter(
     "aiq_fraud_sightings_mirrored_total",
@@ -27,7 +28,7 @@ FRAUD_SIGHTINGS_MIRRORED = Counter(
 FRAUD_PULLED_BACK = Counter(
     "aiq_fraud_pulled_back_total",
     "Leads re-sent quarantined when a later lead of their burst exposed it, by whose verdict",
-    ["verdict"],  # "own" or "other" (a worker that shares its sightings)
+    ["verdict"],  # "own", "other" (a worker that shares its sightings), or "read_back"
 )
 LAND_FAILURES = Counter(
     "aiq_land_failures_total", "Failed ClickHouse inserts (retried)", ["table"]

@@ -117,61 +117,6 @@ class MissedLink(NamedTuple):
     original_entry: str
 
 
-class PendingLinks:
-    """Missed links whose later lead this worker does not remember, waiting to be read
-    back from the warehouse and re-sent linked (`agents.ingest`).
-
-    The worker that scored a lead remembers it only for a while (`RecentLeads`: in memory,
-    unquarantined, bounded), and it may have stopped since. So a worker that finds a link
-    it cannot re-send from memory asks the warehouse, after `delay_ms` (time for a worker
-    that remembers the lead to re-send it first: then the warehouse already has it linked,
-    and nothing is sent twice), then every `delay_ms` while the lead has not landed, for at
-    most `patience_ms`.
-    """
-
-    def __init__(self, delay_ms: int = 2_000, patience_ms: int = 60_000) -> None:
-        self.delay_ms = delay_ms
-        self.patience_ms = patience_ms
-        self._links: dict[str, tuple[MissedLink, int]] = {}  # later → (link, first seen)
-        self._next_ms = 0
-        self.abandoned = 0
-
-    def __len__(self) -> int:
-        return len(self._links)
-
-    def add(self, link: MissedLink, now_ms: int) -> None:
-        if link.later not in self._links:
-            if not self._links:
-                self._next_ms = now_ms + self.delay_ms
-            self._links[link.later] = (link, now_ms)
-
-    def due(self, now_ms: int) -> list[str]:
-        """The later leads to ask the warehouse for now (none until the next attempt)."""
-        if not self._links or now_ms < self._next_ms:
-            return []
-        self._next_ms = now_ms + self.delay_ms
-        return [later for later, (_, seen) in self._links.items()
-                if now_ms - seen >= self.delay_ms]
-
-    def settle(self, asked: list[str], found: set[str], now_ms: int) -> list[MissedLink]:
-        """The links of the `asked` leads the warehouse `found`, now done with; the others
-        wait for the next attempt, or are given up past `patience_ms` (`abandoned`)."""
-        settled = []
-        for later in asked:
-            pending = self._links.get(later)
-            if pending is None:
-                continue
-            link, seen = pending
-            if later in found:
-                settled.append(link)
-            elif now_ms - seen < self.patience_ms:
-                continue
-            else:
-                self.abandoned += 1
-            del self._links[later]
-        return settled
-
-
 def _parsed(entry: str) -> tuple[str, int]:
     lead_id, _, ms = entry.rpartition("@")
     return lead_id, int(ms)

@@ -16,7 +16,8 @@ Contract:
 * `RecentLeads.pull(verdict, now_ms)` returns each implicated lead still remembered,
   updated by `quarantine_implicated`, and forgets it: a lead implicated again (by
   another key of the same burst) is not sent twice. Implicated leads no longer
-  remembered (aged out, or scored before a restart) are counted in ``missed``.
+  remembered (aged out, or scored before a restart) are counted in ``missed``; the
+  worker reads those back from the warehouse instead (`streams.readback`).
 * `quarantine_implicated(lead, verdict, now_ms)`: ``quarantined`` True, ``fraud_score``
   the higher of its own and the burst verdict's (so at or over the threshold, like any
   quarantine), ``fraud_reasons`` its own plus the verdict's burst rules (velocity, bot

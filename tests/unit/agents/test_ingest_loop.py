@@ -24,10 +24,11 @@ from schemas.codec import dead_letter_decoder, encode, scored_lead_decoder, snap
 from schemas.contract import raw_topic
 from schemas.fraud import FraudSighting
 from schemas.lead import ScoredLead
-from streams.dedupe import MissedLink, PendingLinks
+from streams.dedupe import MissedLink
 from streams.features.build import feature_stores
 from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestConfig, IngestState
+from streams.readback import PendingReads
 from streams.scoring.arms import Scorer
 from streams.traffic.generator import generate
 
@@ -385,7 +386,7 @@ def test_a_worker_that_does_not_remember_the_displaced_original_relinks_it_from_
     after.state = IngestState(scorer=before.state.scorer, screen=FraudScreen(),
                               first_lead_by_contact=before.state.first_lead_by_contact,
                               stores=feature_stores().all)
-    after.pending_links = PendingLinks(delay_ms=0)
+    after.pending_links = PendingReads(delay_ms=0)
     batch = after.score(messages([first]))
     assert [lead.lead_id for lead in batch.leads] == [original]
     asked = after.pending_links.due(int(time.time() * 1000))
@@ -393,7 +394,7 @@ def test_a_worker_that_does_not_remember_the_displaced_original_relinks_it_from_
 
     # What the warehouse has: the displaced lead and the ones linked to it.
     rows = [landed[later], *(landed[c] for c in followers)]
-    after.relink_landed(asked, rows, int(time.time() * 1000), batch)
+    after.resend_landed(asked, rows, int(time.time() * 1000), batch)
     resent = {lead.lead_id: lead for lead in batch.leads[1:]}
     assert set(resent) == set(copy_ids)
     assert all(lead.duplicate_of == original for lead in resent.values())
@@ -405,21 +406,57 @@ def test_a_worker_that_does_not_remember_the_displaced_original_relinks_it_from_
     assert not any(entry.startswith(f"{later}@") for entry in table.values())
 
     # Read back again (another worker re-sent it meanwhile): nothing is sent twice.
-    after.pending_links.add(MissedLink(later, original, f"{original}@0"), 0)
+    after.pending_links.add(later, MissedLink(later, original, f"{original}@0"), 0)
     again = ScoredBatch()
-    after.relink_landed([later], [resent[later]], int(time.time() * 1000), again)
+    after.resend_landed([later], [resent[later]], int(time.time() * 1000), again)
     assert again.leads == []
 
 
-def test_links_the_warehouse_does_not_have_yet_wait_then_are_given_up() -> None:
-    pending = PendingLinks(delay_ms=2_000, patience_ms=10_000)
-    pending.add(MissedLink("b", "a", "a@1"), 1_000)
+def test_read_backs_wait_for_the_worker_that_remembers_then_for_the_lead_then_give_up(
+) -> None:
+    pending: PendingReads[str] = PendingReads(delay_ms=2_000, patience_ms=10_000)
+    pending.add("b", "why", 1_000)
     assert pending.due(2_000) == []  # the worker that remembers it goes first
     assert pending.due(3_000) == ["b"]
-    assert pending.settle(["b"], set(), 3_000) == []  # not landed yet: asked again later
+    assert pending.settle(["b"], set(), 3_000) == {}  # not landed yet: asked again later
     assert pending.due(4_000) == []
     assert pending.due(5_000) == ["b"]
-    assert pending.settle(["b"], {"b"}, 5_000) == [MissedLink("b", "a", "a@1")]
-    pending.add(MissedLink("c", "a", "a@1"), 5_000)
-    assert pending.settle(["c"], set(), 16_000) == []
+    assert pending.settle(["b"], {"b"}, 5_000) == {"b": "why"}
+    pending.add("c", "why", 5_000)
+    assert pending.settle(["c"], set(), 16_000) == {}
     assert not pending and pending.abandoned == 1
+
+
+def test_a_burst_that_spans_a_restart_pulls_back_the_leads_scored_before_it() -> None:
+    """The screen's state survives a restart (its checkpoint), the memory of what went out
+    does not: leads a verdict after the restart implicates are read back from the
+    warehouse and pulled back, so the answers are those of a worker never restarted."""
+    events = generate(600, seed=11, malformed_share=0.0, fraud_share=0.3, duplicate_share=0.0)
+    now = datetime.now(UTC).timestamp()
+    messages = [RawMessage(SETTINGS.topic(raw_topic(e.source)), 0, i, e.key, e.value,
+                           list(e.headers.items()), now) for i, e in enumerate(events)]
+
+    def final(*batches: ScoredBatch) -> dict[str, ScoredLead]:
+        return {lead.lead_id: lead for batch in batches for lead in batch.leads}
+
+    alone = final(stage(Source([], [])).score(messages))
+    before = stage(Source([], []))
+    landed = final(before.score(messages[:300]))
+    after = stage(Source([], []))
+    after.state.screen = FraudScreen.loads(before.state.screen.dumps())
+    after.pending_pulls = PendingReads(delay_ms=0)
+    batch = after.score(messages[300:])
+    asked = after.pending_pulls.due(int(time.time() * 1000))
+    assert asked and set(asked) <= set(landed)  # only leads scored before the restart
+    quarantined_late = {lead_id for lead_id in asked if not landed[lead_id].quarantined}
+    assert quarantined_late  # without the read-back these would stay on sale
+
+    read_back = ScoredBatch()
+    after.resend_landed(asked, [landed[lead_id] for lead_id in asked],
+                        int(time.time() * 1000), read_back)
+    assert {lead.lead_id for lead in read_back.leads} == quarantined_late
+    assert all(lead.quarantined and lead.scored_ms > landed[lead.lead_id].scored_ms
+               for lead in read_back.leads)
+    restarted = {**landed, **final(batch, read_back)}
+    assert ({i for i, lead in restarted.items() if lead.quarantined}
+            == {i for i, lead in alone.items() if lead.quarantined})
