@@ -30,7 +30,7 @@ from streams.fraud.screen import FraudScreen
 from streams.ingest import IngestConfig, IngestState
 from streams.readback import PendingReads
 from streams.scoring.arms import Scorer
-from streams.traffic.generator import generate
+from streams.traffic.generator import GeneratedEvent, generate
 
 SETTINGS = Settings(topic_prefix="t.")
 SCORED, DLQ = SETTINGS.topic("leads.scored"), SETTINGS.topic("leads.dlq")
@@ -253,9 +253,9 @@ def test_scoring_runs_ahead_of_a_stuck_sink_only_as_far_as_the_queue_then_merges
     run(scenario())
 
 
-def test_an_original_that_arrives_after_its_duplicates_takes_their_place() -> None:
-    """Partitions interleave: whatever the order, the earliest-dated lead ends as the
-    original, and every other lead of the person links to it directly (no chains)."""
+def person_with_copies() -> tuple[list[GeneratedEvent], str, int, list[int]]:
+    """Generated events, and a person's first lead (its id and index) and the indexes of
+    at least two later copies of it in the same area."""
     events = generate(400, seed=12, malformed_share=0.0, fraud_share=0.0,
                       duplicate_share=0.3)
     copies: dict[str, list[int]] = {}
@@ -264,6 +264,13 @@ def test_an_original_that_arrives_after_its_duplicates_takes_their_place() -> No
             copies.setdefault(event.duplicate_of, []).append(i)
     original, late = next((o, c) for o, c in copies.items() if len(c) >= 2)
     first = next(i for i, e in enumerate(events) if e.lead_id == original)
+    return events, original, first, late
+
+
+def test_an_original_that_arrives_after_its_duplicates_takes_their_place() -> None:
+    """Partitions interleave: whatever the order, the earliest-dated lead ends as the
+    original, and every other lead of the person links to it directly (no chains)."""
+    events, original, first, late = person_with_copies()
     # The duplicates first, then the original they re-send.
     order = [i for i in range(len(events)) if i not in (first, *late)] + [*late, first]
     now = datetime.now(UTC).timestamp()
@@ -356,14 +363,7 @@ def test_a_worker_that_does_not_remember_the_displaced_original_relinks_it_from_
     """A lead scored before a restart (or by a worker that has stopped since) is not in
     `recent`: when an earlier-dated lead displaces it, it waits in `pending_links`, and
     is re-sent linked from what the warehouse landed, with the leads linked to it."""
-    events = generate(400, seed=12, malformed_share=0.0, fraud_share=0.0,
-                      duplicate_share=0.3)
-    copies: dict[str, list[int]] = {}
-    for i, event in enumerate(events):
-        if event.duplicate_of:
-            copies.setdefault(event.duplicate_of, []).append(i)
-    original, late = next((o, c) for o, c in copies.items() if len(c) >= 2)
-    first = next(i for i, e in enumerate(events) if e.lead_id == original)
+    events, original, first, late = person_with_copies()
     now = datetime.now(UTC).timestamp()
 
     def messages(indexes: list[int]) -> list[RawMessage]:
