@@ -579,8 +579,8 @@ class LandedLookup:
             self._task = None
             try:
                 landed = task.result()
-            except Exception as exc:  # the warehouse is down: the links wait for the next try
-                log.warning("could not read back %d leads to re-link: %s", len(self._asked), exc)
+            except Exception as exc:  # the warehouse is down: the re-sends wait for the next try
+                log.warning("could not read back %d leads to re-send: %s", len(self._asked), exc)
             else:
                 self.stage.resend_landed(self._asked, landed, now_ms, batch)
         stage = self.stage
