@@ -42,7 +42,7 @@ Besides the fused stage, the loop owns some bookkeeping:
   A worker that does not remember the lead (another one scored it and has stopped since,
   it was quarantined, or it was scored before a restart) reads it back from the warehouse
   two seconds later (`streams.readback`; `LandedLookup`, off the loop) and re-sends it if
-  it is still unlinked, with the leads linked to it.
+  it is still unlinked.
 - Fraud sightings: the screen's velocity and bot-timing rules count a contact's (an IP's)
   leads across areas, and a burst's leads reach different workers. Each worker sends what
   its screen saw of a chunk's leads on `fraud.sightings` (one record a chunk, keyed by the
@@ -418,8 +418,10 @@ class RawStage:
     def resend_landed(self, asked: list[str], landed: Sequence[ScoredLead], now_ms: int,
                       batch: ScoredBatch) -> None:
         """Make the pending re-sends of the `asked` leads from what the warehouse had
-        (`landed`: `Warehouse.leads_and_duplicates`): pull back those still unquarantined,
-        re-link those still originals, and the leads still linked to those."""
+        (`landed`: `Warehouse.landed_leads`): pull back those still unquarantined, re-link
+        those still originals. Leads that another worker linked to a re-linked lead stay
+        linked to it: off sale all the same, one hop from the original (finding them
+        would scan the whole table)."""
         found = {lead.lead_id for lead in landed}
         pulls = self._settle(self.pending_pulls, "fraud_pull", asked, found, now_ms)
         links = self._settle(self.pending_links, "dedupe_link", asked, found, now_ms)
@@ -431,11 +433,8 @@ class RawStage:
                 self._send_pulled(lead, batch)
                 FRAUD_PULLED_BACK.labels("read_back").inc()
             link = links.get(lead.lead_id)
-            if link is not None:
-                if lead.duplicate_of is None:  # otherwise the worker that scored it re-sent it
-                    self._relink(lead, link, now_ms, batch)
-            elif lead.duplicate_of in links:
-                self._resend(lead, links[lead.duplicate_of].original, now_ms, batch)
+            if link is not None and lead.duplicate_of is None:  # else re-sent by its worker
+                self._relink(lead, link, now_ms, batch)
         if len(batch.leads) > before:
             log.info("re-sent %d leads read back from the warehouse (%d pull-backs and %d "
                      "links settled)", len(batch.leads) - before, len(pulls), len(links))
@@ -559,7 +558,7 @@ class StoreQueue:
 
 class LandedLookup:
     """Reads back from the warehouse, off the loop, the leads the stage's pending re-sends
-    wait for (`landed(lead_ids)`: `Warehouse.leads_and_duplicates`), and has the stage re-send
+    wait for (`landed(lead_ids)`: `Warehouse.landed_leads`), and has the stage re-send
     them with the next batch."""
 
     def __init__(self, stage: RawStage,
@@ -579,10 +578,10 @@ class LandedLookup:
             self._task = None
             try:
                 landed = task.result()
-            except Exception as exc:  # the warehouse is down: the re-sends wait for the next try
+            except Exception as exc:  # the warehouse is down, or a row does not decode
                 log.warning("could not read back %d leads to re-send: %s", len(self._asked), exc)
-            else:
-                self.stage.resend_landed(self._asked, landed, now_ms, batch)
+                landed = []  # as if not landed yet: tried again, given up past the patience
+            self.stage.resend_landed(self._asked, landed, now_ms, batch)
         stage = self.stage
         asked = sorted({*stage.pending_links.due(now_ms), *stage.pending_pulls.due(now_ms)})
         if asked:
@@ -701,8 +700,8 @@ def register(
     """Declare the dedupe table and start the batch loop as a Faust task.
 
     `store(leads)` puts a batch's leads into every sink and returns once they are all
-    stored; `landed(lead_ids)` reads leads and their duplicates back from the warehouse
-    (`Warehouse.leads_and_duplicates`); `sample` sees every raw message (the drift sensor).
+    stored; `landed(lead_ids)` reads leads back from the warehouse
+    (`Warehouse.landed_leads`); `sample` sees every raw message (the drift sensor).
     """
     config = IngestConfig(
         max_bytes=settings.max_event_bytes,

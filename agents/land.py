@@ -119,9 +119,9 @@ async def land_leads(gate: WarehouseGate, leads: list[ScoredLead]) -> None:
 
 
 async def landed_leads(gate: WarehouseGate, lead_ids: list[str]) -> list[ScoredLead]:
-    """The leads `lead_ids` and the leads linked to them, as landed (the dedupe's re-links
-    of leads the loop does not remember)."""
-    return await gate.call(gate.warehouse.leads_and_duplicates, lead_ids)
+    """The newest landed version of the leads `lead_ids` (the re-sends of leads the loop
+    does not remember)."""
+    return await gate.call(gate.warehouse.landed_leads, lead_ids)
 
 
 def register(app: faust.App, topics: Topics, settings: Settings, gate: WarehouseGate) -> None:

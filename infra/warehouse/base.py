@@ -8,8 +8,8 @@ Contract:
   columnar block per call; `landed_ms` fills `ingested_ms`. An empty batch does no I/O.
   Re-inserting the same records never leaves duplicates after `FINAL` (ReplacingMergeTree),
   and servers that support it drop the repeated block outright (insert deduplication token).
-- `leads_and_duplicates(ids)` reads landed leads back as `ScoredLead`s (the dedupe's
-  re-links of leads no worker remembers, `agents.ingest`).
+- `landed_leads(ids)` reads landed leads back as `ScoredLead`s (the re-sends of leads no
+  worker remembers, `agents.ingest`).
 - `query(sql)` runs one statement in the warehouse database and returns a `QueryResult`.
 - `close()` is idempotent. Calls are not concurrent-safe: callers serialise them (the land
   agent runs every warehouse call on one thread).
@@ -89,18 +89,21 @@ class Warehouse(ABC):
     def insert_cart_events(self, events: Sequence[CartEvent], landed_ms: int) -> None:
         self._insert(CART_EVENTS, events, landed_ms)
 
-    def leads_and_duplicates(self, lead_ids: Collection[str]) -> list[ScoredLead]:
-        """The newest landed version of each lead in `lead_ids` and of each lead that was
-        ever linked to one of them (`duplicate_of`). Datetimes come back in whole seconds."""
+    def landed_leads(self, lead_ids: Collection[str]) -> list[ScoredLead]:
+        """The newest landed version of each lead in `lead_ids` that has landed. Datetimes
+        come back in whole seconds."""
         if not lead_ids:
             return []
         ids = ", ".join(f"'{_sql_string(lead_id)}'" for lead_id in sorted(lead_ids))
-        leads = self._qualified(LEADS)
-        # The inner scan reads two columns only; FINAL then reads whole rows by primary key.
-        result = self.query(
-            f"SELECT * FROM {leads} FINAL WHERE lead_id IN (SELECT lead_id FROM {leads} "
-            f"WHERE lead_id IN ({ids}) OR duplicate_of IN ({ids}))")
-        return records_from(LEADS, result)
+        # The primary key finds the rows; the newest version is picked here, not by FINAL,
+        # which reads the whole table on 18.16 (118 ms at 5 M rows against 19).
+        result = self.query(f"SELECT * FROM {self._qualified(LEADS)} WHERE lead_id IN ({ids})")
+        newest: dict[str, ScoredLead] = {}
+        for lead in records_from(LEADS, result):
+            seen = newest.get(lead.lead_id)
+            if seen is None or lead.scored_ms > seen.scored_ms:
+                newest[lead.lead_id] = lead
+        return list(newest.values())
 
     @abstractmethod
     def query(self, sql: str) -> QueryResult: ...

@@ -3,7 +3,7 @@ same person and area displaces it after the restart.
 
 The worker re-sends a displaced original from memory (`RecentLeads`) when it has it; a
 restart empties that memory (as does a worker leaving the group), so the restarted
-worker reads the displaced lead back from the warehouse (`Warehouse.leads_and_duplicates`)
+worker reads the displaced lead back from the warehouse (`Warehouse.landed_leads`)
 and re-sends it linked. Without that, the lead stays an original, on sale twice.
 """
 

@@ -502,26 +502,22 @@ def test_embedded_inserts_leave_no_spool_files_and_a_restart_clears_stale_ones(
 
 
 @integration
-def test_leads_read_back_as_landed_with_the_leads_linked_to_them(warehouse: Warehouse) -> None:
-    leads = varied_leads()
-    linked = make_lead(7, duplicate_of=leads[0].lead_id, quarantined=True,
-                       fraud_reasons=["velocity"], reasons=["price_log"])
-    relinked = make_lead(8, duplicate_of=leads[2].lead_id)  # linked once, then elsewhere
-    warehouse.insert_leads([*leads, linked, relinked, make_lead(9)], landed_ms=1)
+def test_landed_leads_read_back_in_their_newest_version(warehouse: Warehouse) -> None:
+    leads = [*varied_leads(), make_lead(7, duplicate_of="portal:0", quarantined=True,
+                                        fraud_reasons=["velocity"], reasons=["price_log"])]
+    warehouse.insert_leads([*leads, make_lead(9)], landed_ms=1)
     newer = msgspec.structs.replace(leads[0], score=0.99, scored_ms=leads[0].scored_ms + 5)
-    moved = msgspec.structs.replace(relinked, duplicate_of=leads[1].lead_id,
-                                    scored_ms=relinked.scored_ms + 5)
-    warehouse.insert_leads([newer, moved], landed_ms=2)
+    older = msgspec.structs.replace(leads[2], score=0.01, scored_ms=leads[2].scored_ms - 5)
+    warehouse.insert_leads([newer, older], landed_ms=2)  # a replay of an older scoring
 
-    got = warehouse.leads_and_duplicates([leads[0].lead_id, leads[2].lead_id, "absent"])
+    got = warehouse.landed_leads([lead.lead_id for lead in leads[:4]] + ["absent"])
 
     def floored(lead: ScoredLead) -> ScoredLead:
         return msgspec.structs.replace(
             lead, event_time=lead.event_time.replace(microsecond=0),
             received_time=lead.received_time.replace(microsecond=0))
 
-    # The newest version of each, every field as landed; the lead linked to one of them
-    # once is there too, as it is now (the loop re-sends only those still linked).
+    # Every field as landed, whichever version landed last; unknown ids are no error.
     assert sorted(got, key=lambda lead: lead.lead_id) == sorted(
-        map(floored, [newer, leads[2], linked, moved]), key=lambda lead: lead.lead_id)
-    assert warehouse.leads_and_duplicates([]) == []
+        map(floored, [newer, leads[1], leads[2], leads[3]]), key=lambda lead: lead.lead_id)
+    assert warehouse.landed_leads([]) == []
