@@ -3,7 +3,8 @@
 - `make test` and `make chaos`: 0 lost, 0 duplicated across both rebalances.
 - `make chaos`: the stateful answers must match those of one uninterrupted worker on the same
   events: every dedupe link exactly (each worker mirrors the whole dedupe table and re-sends
-  links missed across workers), the fraud screen's precision and recall against the
+  links missed across workers, reading back from the warehouse the leads of a worker that
+  has left), the fraud screen's precision and recall against the
   generator's labels within 0.01 (its velocity is still counted per worker, so single
   verdicts may differ; docs/scaling.md).
 """
