@@ -105,7 +105,7 @@ from schemas.contract import (
 from schemas.fraud import FraudSighting
 from schemas.lead import FeatureSnapshot, ScoredLead
 from streams.dedupe import MissedLink, is_expired, merge_original, original_keys
-from streams.errors import INTERNAL_ERROR, LeadRejected
+from streams.errors import INTERNAL_ERROR, LeadRejected, without_traceback
 from streams.features.store import LeadFeatureStore
 from streams.fraud.pullback import RecentLeads, quarantine_implicated
 from streams.fraud.screen import FraudScreen, FraudVerdict
@@ -352,6 +352,8 @@ class RawStage:
             return prepare(source, message.value, received=received,
                            produced_ms=int(message.timestamp * 1000), config=self.config,
                            headers=headers)
+        except LeadRejected as exc:
+            return without_traceback(exc)  # or its frames hold the whole chunk in a cycle
         except Exception as exc:  # a bug among them must not lose the event: `_emit` says so
             return exc
 

@@ -8,6 +8,10 @@ a stable `reason` code (used in the DLQ, metrics and `aiqleads dlq`) and a human
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
+
 
 class AIQLeadsError(Exception):
     """Root of every error the project raises on purpose."""
@@ -92,3 +96,24 @@ REASON_CODES: tuple[str, ...] = (
     *(cls.reason for cls in LeadRejected.__subclasses__()),
     INTERNAL_ERROR,
 )
+
+
+def without_traceback(exc: E) -> E:
+    """`exc`, and every exception it was raised from, stripped of their tracebacks.
+
+    Keep this for an exception kept as a value (a rejection is data, not a fault). A kept
+    traceback holds each frame it passed through, each frame its caller (`f_back`), and
+    their locals: a whole batch, in a reference cycle (the frame that caught it holds the
+    exception) that only the garbage collector frees, in pauses that grow with what it
+    holds (BENCHMARKS.md, 2026-12-07 14:00).
+    """
+    seen: set[int] = set()
+    chain: list[BaseException | None] = [exc]
+    while chain:
+        link = chain.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        link.__traceback__ = None
+        chain += (link.__cause__, link.__context__)
+    return exc
