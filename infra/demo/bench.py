@@ -4,6 +4,8 @@ One sitting, against the services already running (`aiqleads up`, or the shared 
 run under its own topic prefix (the Redis key prefix too) and, on the server backend, its
 own database:
 
+0. **Warm-up** (not measured): `BROKER_WARM_EVENTS` events through one worker, so that no
+   figure pays for the JIT compilation of a broker that has just started.
 1. **Passthrough**: a no-op Faust agent (`infra.demo.passthrough`: consume → `send` per
    event, the worker's broker settings) over a pre-filled topic: the framework's ceiling.
 2. **Saturation**, for 1 and 2 `aiqleads worker` processes in one consumer group on each
@@ -16,13 +18,14 @@ own database:
    ClickHouse, this bench, the rest) and the Kafka records it wrote a lead, by topic, say
    what bounds the rate: on two cores, `ceiling` is 2 s of CPU a second over that cost.
 3. **Latency at half the 1-worker maximum** (half its drained rate, the one every consumer
-   group sustains, not the landing rate alone): a fresh worker, first `PACED_WARM_SECONDS` of
-   paced traffic that is not measured (a worker just started meets every cell, contact
-   and ring for the first time and falls behind for seconds: that is start-up, not the
-   steady state a buyer sees), then the measured paced traffic; produce → scored
+   group sustains, not the landing rate alone), on the worker of the 1-worker saturation
+   run once every group has caught up: the steady state after a burst, which is what a
+   buyer meets (until 2026-12-07 14:00 a fresh worker, warmed 15 s at the pace: a worker
+   just started meets every cell, contact and ring for the first time). The first
+   `PACED_SETTLE_SECONDS` of paced traffic are not measured; then produce → scored
    (`scored_ms`), → landed (`ingested_ms`) from the landed rows, → visible in Redis from
    the lead's entry in its cell's feed stream (the entry id is Redis's own clock when the
-   lead was placed). The warm-up's own figures are kept as `cold` in the JSON.
+   lead was placed).
 
 The Kafka timestamp of each raw event (CreateTime, set by the producing client) is
 "produce". Results: one printed table, `--json FILE` (keys below), and a PNG of
@@ -41,7 +44,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +71,8 @@ from schemas.contract import raw_topic
 from streams.traffic.generator import GeneratedEvent, generate
 
 WARM_EVENTS = 200
-PACED_WARM_SECONDS = 15.0
+BROKER_WARM_EVENTS = 40_000
+PACED_SETTLE_SECONDS = 5.0
 SAMPLE_SECONDS = 0.5
 DRAIN_TIMEOUT = 300.0  # seconds for every group to catch up after a saturation run
 _LANDED = 'aiq_rows_landed_total{table="leads"}'
@@ -108,9 +114,13 @@ class Process:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.terminate()
             try:
                 self.popen.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -219,6 +229,9 @@ class Cluster:
         return total
 
     def stop(self) -> None:
+        # Every worker is told at once: one after the other took a second more a worker.
+        for proc in self.procs:
+            proc.terminate()
         for proc in self.procs:
             proc.stop()
 
@@ -384,11 +397,11 @@ def paced(cluster: Cluster, events: Sequence[GeneratedEvent], rate: float) -> di
             "redis_ms": _quantiles(to_redis), "series": series}
 
 
-def warm_then_paced(cluster: Cluster, rate: float, seconds: float) -> dict:
-    """`paced` after `PACED_WARM_SECONDS` of the same traffic (kept as ``cold``)."""
-    cold = paced(cluster, generate(int(rate * PACED_WARM_SECONDS), seed=302), rate)
-    cold.pop("series")
-    return {**paced(cluster, generate(int(rate * seconds), seed=303), rate), "cold": cold}
+def settle_then_paced(cluster: Cluster, rate: float, seconds: float) -> dict:
+    """`paced` after `PACED_SETTLE_SECONDS` of the same traffic, not measured (the worker
+    goes from a burst to a steady pace)."""
+    produce(cluster.settings[0], generate(int(rate * PACED_SETTLE_SECONDS), seed=302), rate)
+    return paced(cluster, generate(int(rate * seconds), seed=303), rate)
 
 
 @dataclass
@@ -428,44 +441,86 @@ def unreachable(base: Settings, config: BenchConfig) -> list[str]:
     return problems
 
 
+class Runs:
+    """Starts each run's workers, and stops them and forgets the run (`forget_run`) after
+    it in the background, while the next run's workers start: ~4 s a run saved, which
+    keeps the short form under five minutes. Nothing is measured before `settle`."""
+
+    def __init__(self, base: Settings, config: BenchConfig, work: Path) -> None:
+        self.base, self.config, self.work = base, config, work
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forget-run")
+        self._forgetting: list[Future[None]] = []
+
+    @contextmanager
+    def cluster(self, backend: str, workers: int) -> Iterator[Cluster]:
+        cluster = start_cluster(self.base, backend, workers, self.work, self.config.server_url,
+                                self.config.tree)
+        try:
+            self.settle()
+            yield cluster
+        finally:
+            cluster.stop()
+            self._forgetting.append(self._pool.submit(forget_run, cluster.settings[0]))
+
+    def settle(self) -> None:
+        """Wait for the clean-ups still running (and raise their failures)."""
+        while self._forgetting:
+            self._forgetting.pop(0).result()
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self._pool.shutdown()
+
+
+def warm(cluster: Cluster, events: int) -> None:
+    """`events` generated events flat out through `cluster`, until they landed."""
+    start = cluster.landed()
+    produce(cluster.settings[0], generate(events, seed=998, malformed_share=0.0))
+    if not wait_until(lambda: cluster.landed() >= start + events * 0.95, timeout=300):
+        raise TimeoutError(f"the warm-up did not land:\n{cluster.procs[0].tail()}")
+
+
 def run(base: Settings, config: BenchConfig, work: Path,
         say: Callable[[str], None] = print) -> dict:
     """The whole bench in one sitting; returns every figure (see `summary` for the JSON)."""
     work.mkdir(parents=True, exist_ok=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per scrape otherwise
-    say(f"passthrough: {config.passthrough_messages} messages")
     result: dict = {"label": config.label, "runs": []}
-    # The framework's ceiling does not depend on the tree under test: always this one's.
-    result["passthrough_msgs_per_s"] = passthrough(base, config.passthrough_messages, work)
-    say(f"  {result['passthrough_msgs_per_s']:.0f} msg/s")
-    events = generate(config.events, seed=101, malformed_share=0.03)
-    for backend in config.backends:
-        for n in config.workers:
-            say(f"saturation: {backend}, {n} worker(s), {len(events)} events, "
-                f"≤{config.seconds:.0f}s")
-            cluster = start_cluster(base, backend, n, work, config.server_url, config.tree)
-            try:
-                sat = saturate(cluster, events, config.seconds)
-                say(f"  {sat['leads_per_s']:.0f} leads/s, CPU {sat['cpu_per_process']}")
-                run_ = {"backend": backend, "workers": n, **sat}
-                result["runs"].append(run_)
-            finally:
-                cluster.stop()
-                forget_run(cluster.settings[0])
-            if n == 1:
-                # A fresh cluster: the saturation run leaves a backlog behind it. Half of
-                # the drained rate, the one every consumer group sustains (events/s: 3 %
-                # of them are malformed and never become leads).
-                rate = max(50.0, run_["drained_leads_per_s"] / 0.97 / 2)
-                seconds = min(config.seconds, 20)
-                say(f"latency: {backend}, paced at {rate:.0f}/s, {PACED_WARM_SECONDS:.0f} s "
-                    f"to warm up, then {seconds:.0f} s measured")
-                cluster = start_cluster(base, backend, 1, work, config.server_url, config.tree)
-                try:
-                    run_["paced"] = warm_then_paced(cluster, rate, seconds)
-                finally:
-                    cluster.stop()
-                    forget_run(cluster.settings[0])
+    runs = Runs(base, config, work)
+    try:
+        # A broker just started runs its first minute of load partly in the JVM's compiler:
+        # the first run after `aiqleads up` cost it 200-275 µs a lead, the same run warm ~100.
+        say(f"warm-up: {BROKER_WARM_EVENTS} events through one worker (not measured)")
+        with runs.cluster(config.backends[0], 1) as cluster:
+            warm(cluster, BROKER_WARM_EVENTS)
+        runs.settle()
+        say(f"passthrough: {config.passthrough_messages} messages")
+        # The framework's ceiling does not depend on the tree under test: always this one's.
+        result["passthrough_msgs_per_s"] = passthrough(base, config.passthrough_messages, work)
+        say(f"  {result['passthrough_msgs_per_s']:.0f} msg/s")
+        events = generate(config.events, seed=101, malformed_share=0.03)
+        for backend in config.backends:
+            for n in config.workers:
+                say(f"saturation: {backend}, {n} worker(s), {len(events)} events, "
+                    f"≤{config.seconds:.0f}s")
+                with runs.cluster(backend, n) as cluster:
+                    sat = saturate(cluster, events, config.seconds)
+                    say(f"  {sat['leads_per_s']:.0f} leads/s, CPU {sat['cpu_per_process']}")
+                    run_ = {"backend": backend, "workers": n, **sat}
+                    result["runs"].append(run_)
+                    if n == 1:
+                        # Half of the drained rate, the one every consumer group sustains
+                        # (events/s: 3 % of them are malformed and never become leads).
+                        rate = max(50.0, run_["drained_leads_per_s"] / 0.97 / 2)
+                        seconds = min(config.seconds, 20)
+                        say(f"latency: {backend}, the same worker paced at {rate:.0f}/s, "
+                            f"{PACED_SETTLE_SECONDS:.0f} s to settle, then {seconds:.0f} s "
+                            "measured")
+                        run_["paced"] = settle_then_paced(cluster, rate, seconds)
+    finally:
+        runs.close()
     return result
 
 
@@ -514,7 +569,6 @@ def summary(result: dict) -> dict:
                                  if one else None),
         "p99_landed_ms": p99(paced, "landed_ms"),
         "p99_redis_ms": p99(paced, "redis_ms"),
-        "p99_redis_ms_cold": p99(paced and paced["cold"], "redis_ms"),
         "backend": backend,
         "label": result["label"],
         "by_backend": {},
@@ -532,9 +586,7 @@ def summary(result: dict) -> dict:
             p = r["paced"]
             entry.update({"paced_rate": round(p["rate"], 1),
                           **{f"{k}_p50_p95_p99": [round(x, 1) for x in p[k]]
-                             for k in ("scored_ms", "landed_ms", "redis_ms")},
-                          **{f"cold_{k}_p50_p95_p99": [round(x, 1) for x in p["cold"][k]]
-                             for k in ("landed_ms", "redis_ms")}})
+                             for k in ("scored_ms", "landed_ms", "redis_ms")}})
     return out
 
 
@@ -571,13 +623,6 @@ def table(result: dict) -> str:
                      + f" = {cost.get('machine', 0):,.0f} → ceiling "
                      f"{r['ceiling_leads_per_s']:,.0f} leads/s; "
                      f"{sum(r['records_per_lead'].values()):.1f} records")
-    for r in result["runs"]:
-        if "paced" in r:
-            cold = r["paced"]["cold"]
-            lines.append(f"{r['backend']}: the first {PACED_WARM_SECONDS:.0f} s of a fresh "
-                         "worker at the same pace (not in the row above): →landed "
-                         + "/".join(f"{x:.0f}" for x in cold["landed_ms"]) + ", →Redis "
-                         + "/".join(f"{x:.0f}" for x in cold["redis_ms"]) + " ms")
     return "\n".join(lines)
 
 
