@@ -46,6 +46,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import h3.api.basic_int as h3
+import msgspec
 
 from schemas.fraud import FraudSighting
 from schemas.lead import Lead
@@ -88,6 +89,7 @@ _AREA_RES = 4
 # (event ms, h3 res-7 cell or 0, identity crc32, lead_id, quarantined or implicated)
 Entry = tuple[int, int, int, str, bool]
 _NO_ENTRIES: list[Entry] = []
+_GENERATIONS = msgspec.msgpack.Decoder(tuple[dict[str, list[Entry]], dict[str, list[Entry]]])
 
 
 class FraudVerdict(NamedTuple):
@@ -160,6 +162,20 @@ class RecentEvents:
             entries = generation.get(key)
             if entries:
                 generation[key] = [(*e[:4], True) if e[3] in lead_ids else e for e in entries]
+
+    def __getstate__(self) -> dict[str, object]:
+        # The windows are most of a screen's checkpoint (~280,000 small objects after a
+        # busy minute), and the worker takes it on its event loop: msgpack writes them in
+        # ~10 ms, pickle took ~100 (BENCHMARKS.md, 2026-12-07 14:50).
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_current", "_previous")}
+        state["generations"] = msgspec.msgpack.encode((self._current, self._previous))
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        packed = state.pop("generations", None)
+        self.__dict__.update(state)
+        if isinstance(packed, bytes):  # checkpoints before 2026-12-07 pickled the dicts
+            self._current, self._previous = _GENERATIONS.decode(packed)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -14,6 +14,7 @@ from streams.fraud.screen import (
     CLEAN,
     RULE_WEIGHTS,
     FraudScreen,
+    RecentEvents,
     VelocityLimits,
     distinct_areas,
     noisy_or,
@@ -270,6 +271,20 @@ def test_a_checkpoint_from_before_pull_backs_still_loads() -> None:
     assert restored.limits == VelocityLimits() and restored.take_implicating() == []
     third = restored.screen_one(*lead(SEATTLE, phone=None), NOW_MS)
     assert third.quarantined and len(third.implicated) == 1
+
+
+def test_the_windows_checkpoint_as_msgpack_and_old_pickled_windows_still_load() -> None:
+    windows = RecentEvents(span_ms=60_000, max_keys=2, max_entries=8)
+    for i, key in enumerate(["a", "b", "c", "a"]):  # the third key rotates a generation
+        windows.add(key, (NOW_MS + i, 617_700_169_958_293_503, i, f"lead-{i}", i == 1), NOW_MS)
+    assert isinstance(windows.__getstate__()["generations"], bytes)  # packed, not pickled
+    blob = pickle.dumps(windows)
+    for restored in (pickle.loads(blob), object.__new__(RecentEvents)):
+        if not hasattr(restored, "span_ms"):  # what checkpoints before msgpack held
+            restored.__setstate__(dict(windows.__dict__))
+        for key in "abc":
+            assert restored.within(key, NOW_MS, 60_000) == windows.within(key, NOW_MS, 60_000)
+        assert len(restored) == len(windows) == 3 and restored.span_ms == 60_000
 
 
 def test_verdicts_do_not_depend_on_the_process_hash_seed() -> None:
