@@ -245,6 +245,14 @@ def _backend_url(backend: str, work: Path, server_url: str, name: str) -> str:
             f"/aiqleads_b{uuid.uuid4().hex[:10]}")
 
 
+def warm(cluster: Cluster, events: int, seed: int) -> None:
+    """`events` generated events flat out through `cluster`, until they landed."""
+    start = cluster.landed()
+    produce(cluster.settings[0], generate(events, seed=seed, malformed_share=0.0))
+    if not wait_until(lambda: cluster.landed() >= start + events * 0.95, timeout=300):
+        raise TimeoutError(f"the warm-up did not land:\n{cluster.procs[0].tail()}")
+
+
 def start_cluster(base: Settings, backend: str, workers: int, work: Path, server_url: str,
                   tree: str | None) -> Cluster:
     prefix = f"bq{uuid.uuid4().hex[:8]}."
@@ -275,10 +283,11 @@ def start_cluster(base: Settings, backend: str, workers: int, work: Path, server
         if not wait_until(ready, timeout=180):
             cluster.stop()
             raise TimeoutError(f"worker not ready:\n{proc.tail()}")
-    produce(settings[0], generate(WARM_EVENTS, seed=999, malformed_share=0.0))
-    if not wait_until(lambda: cluster.landed() >= WARM_EVENTS * 0.95, timeout=180):
+    try:
+        warm(cluster, WARM_EVENTS, seed=999)
+    except TimeoutError:
         cluster.stop()
-        raise TimeoutError(f"warm-up did not land:\n{cluster.procs[0].tail()}")
+        raise
     time.sleep(1.0)  # let the warm-up's last batch land everywhere
     return cluster
 
@@ -474,12 +483,6 @@ class Runs:
             self._pool.shutdown()
 
 
-def warm(cluster: Cluster, events: int) -> None:
-    """`events` generated events flat out through `cluster`, until they landed."""
-    start = cluster.landed()
-    produce(cluster.settings[0], generate(events, seed=998, malformed_share=0.0))
-    if not wait_until(lambda: cluster.landed() >= start + events * 0.95, timeout=300):
-        raise TimeoutError(f"the warm-up did not land:\n{cluster.procs[0].tail()}")
 
 
 def run(base: Settings, config: BenchConfig, work: Path,
@@ -494,7 +497,7 @@ def run(base: Settings, config: BenchConfig, work: Path,
         # the first run after `aiqleads up` cost it 200-275 µs a lead, the same run warm ~100.
         say(f"warm-up: {BROKER_WARM_EVENTS} events through one worker (not measured)")
         with runs.cluster(config.backends[0], 1) as cluster:
-            warm(cluster, BROKER_WARM_EVENTS)
+            warm(cluster, BROKER_WARM_EVENTS, seed=998)
         runs.settle()
         say(f"passthrough: {config.passthrough_messages} messages")
         # The framework's ceiling does not depend on the tree under test: always this one's.
