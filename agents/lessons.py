@@ -1,7 +1,7 @@
 """Lessons the scorer learned but no checkpoint holds yet: their messages stay unacked.
 
 A SIGKILL loses whatever the models learned since their last checkpoint (up to
-`agents.models.CHECKPOINT_SECONDS`). So the message that taught a lesson (an outcome, or
+`Settings.checkpoint_seconds`). So the message that taught a lesson (an outcome, or
 the scored lead whose outcome was waiting) is acknowledged only once a checkpoint was
 written after the learning, and both halves of the join (the snapshot in `features_by_lead`,
 a waiting outcome in `outcome_by_lead`) are kept until then: after a crash the message is

@@ -4,7 +4,7 @@
   `KEEP_CHECKPOINTS` are kept) and ``{prefix}scorer.current`` naming the one to load. A
   file is written whole and renamed, the pointer last, so a crash never leaves a torn or
   dangling checkpoint (`infra.checkpoints`: checksummed, fsynced). Written every
-  `CHECKPOINT_SECONDS` when the scorer learned or changed, at shutdown, and at once
+  `settings.checkpoint_seconds` when the scorer learned or changed, at shutdown, and at once
   after a promotion or rollback.
 - `load_scorer(settings)`: the current checkpoint (else the newest readable one, else a
   pre-scorer ``{prefix}champion.pkl`` model as champion, else fresh models), reconciled
@@ -45,7 +45,6 @@ from streams.scoring.model import ConversionModel
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 30.0
 REBALANCE_CHECK_SECONDS = 0.5
 PROMOTE_CHECK_SECONDS = 60.0
 METRICS_SECONDS = 5.0
@@ -212,7 +211,7 @@ def register(app: faust.App, settings: Settings, scorer: Scorer,
         except CheckpointWriteError as exc:
             log.error("%s", exc)
 
-    @app.timer(CHECKPOINT_SECONDS, name="checkpoint_scorer")
+    @app.timer(settings.checkpoint_seconds, name="checkpoint_scorer")
     async def checkpoint_scorer() -> None:
         checkpoint_or_log()
 

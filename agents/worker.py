@@ -35,7 +35,6 @@ from streams.serve.recommender import Recommender
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 30.0
 SCREEN_CHECKPOINT = "fraud_screen"
 # Reference counting frees what a lead allocates: over 20,000 leads of the fused ingest
 # stage the collector found no cyclic garbage at all, yet at the default thresholds
@@ -140,7 +139,7 @@ def build_worker(settings: Settings) -> Worker:
     def stop(app: faust.App, **_: object) -> None:
         write(dump())
 
-    @app.timer(CHECKPOINT_SECONDS)
+    @app.timer(settings.checkpoint_seconds)
     async def checkpoint_models() -> None:
         # Dumped on the loop, at one moment between batches; checksummed, written and
         # fsynced (the screen's ~13 MB: 100-300 ms while the broker writes its logs) on a

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
 
     # Model health: per-arm figures into ClickHouse model_metrics this often
     model_metrics_seconds: float = 60.0
+    # The scorer, fraud screen and recommender are checkpointed this often. A crash replays
+    # what was learned since (its messages stay unacked until a checkpoint holds it), so
+    # this bounds the replay; each checkpoint stalls the loop for its dump (~30 ms).
+    checkpoint_seconds: float = 30.0
 
     # The raw → scored batch loop (agents/ingest.py) and the serve loop (agents/serve.py):
     # a batch is scored, stored and committed as one. 1,000 amortises the per-batch costs

@@ -372,7 +372,7 @@ def redis_visible_ms(settings: Settings) -> dict[str, int]:
 
     client = redis.Redis.from_url(settings.redis_url)
     seen: dict[str, int] = {}
-    for key in client.scan_iter(match=f"{settings.topic_prefix}feed:cell:*", count=1000):
+    for key in client.scan_iter(match=f"{settings.topic_prefix}feed:cell:*", count=10_000):
         for entry_id, fields in client.xrange(key):
             lead_id = fields.get(b"lead_id")
             if lead_id is not None:
@@ -537,7 +537,7 @@ def forget_run(settings: Settings) -> None:
     delete_prefixed_topics(settings)
     client = redis.Redis.from_url(settings.redis_url)
     try:
-        keys = list(client.scan_iter(match=f"{settings.topic_prefix}*", count=1000))
+        keys = list(client.scan_iter(match=f"{settings.topic_prefix}*", count=10_000))
         for start in range(0, len(keys), 1000):
             client.unlink(*keys[start:start + 1000])
     finally:

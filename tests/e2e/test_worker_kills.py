@@ -18,13 +18,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800
 
 RATE = 400.0  # leads/s offered, about what one worker lands on two busy cores
 UPTIME = 6.0  # seconds a worker runs (after it is ready) before the next SIGKILL
-CHECKPOINT_WAIT = 90.0  # the scorer's first checkpoint comes 30 s after the worker starts
+# Checkpoints every 12 s in the short form (30, the default, at full size): the first kill
+# waits for the first one, and a worker killed UPTIME after it is ready has written none.
+CHECKPOINT_SECONDS = float(size(12, 30))
+CHECKPOINT_WAIT = 90.0
 
 
 def test_e1_worker_sigkilled_every_few_seconds(
     run_settings: Settings, scenario_table: ScenarioTable, tmp_path: Path
 ) -> None:
-    events = all_sources(size(20_000, 100_000), seed=101)
+    run_settings = run_settings.model_copy(update={"checkpoint_seconds": CHECKPOINT_SECONDS})
+    events = all_sources(size(12_000, 100_000), seed=101)
     produced = Produced.of(events)
     worker = WorkerProcess(run_settings, tmp_path / "worker.log")
     worker.start(timeout=120)

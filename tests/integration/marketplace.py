@@ -28,7 +28,7 @@ from infra.settings import Settings
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
 from streams.serve.ranking import BuyerIndex, serve_op
-from tests.integration.harness import free_port, settings_env, wait_until
+from tests.integration.harness import SCAN_COUNT, free_port, settings_env, wait_until
 
 AUSTIN = (30.2672, -97.7431)
 DALLAS = (32.7767, -96.7970)
@@ -121,7 +121,7 @@ async def new_key(settings: Settings, buyer_id: str = "", scopes: Sequence[str] 
 async def drop_keys(settings: Settings) -> None:
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        keys = [k async for k in client.scan_iter(f"{settings.topic_prefix}*", count=1000)]
+        keys = [k async for k in client.scan_iter(f"{settings.topic_prefix}*", count=SCAN_COUNT)]
         for start in range(0, len(keys), 500):
             await client.delete(*keys[start:start + 500])
     finally:

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from infra.keystore import digest
 from infra.settings import Settings
-from tests.integration.harness import settings_env
+from tests.integration.harness import SCAN_COUNT, settings_env
 from tests.integration.marketplace import (
     api_client,
     drop_keys,
@@ -135,7 +135,8 @@ async def test_keys_are_stored_only_as_hashes(api: Any) -> None:
     key = await new_key(settings, "b-std")
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        names = [k async for k in client.scan_iter(f"{settings.topic_prefix}apikey*")]
+        names = [k async for k in client.scan_iter(f"{settings.topic_prefix}apikey*",
+                                                   count=SCAN_COUNT)]
         values = [await client.get(n) if (await client.type(n)) == b"string" else b""
                   for n in names]
     finally:

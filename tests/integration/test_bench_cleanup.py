@@ -13,7 +13,7 @@ from infra.demo.bench import forget_run
 from infra.kafka.admin import delete_prefixed_topics, ensure_topics
 from infra.warehouse.url import ServerUrl, parse_url
 from tests.integration.conftest import unique_database
-from tests.integration.harness import own_settings, wait_until
+from tests.integration.harness import SCAN_COUNT, own_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_a_run_forgets_its_topics_keys_and_database_and_nothing_else(
         # The broker deletes in the background: metadata may list a topic a moment longer.
         assert wait_until(lambda: not names(run.topic_prefix), timeout=30)
         assert names(other.topic_prefix)
-        assert not list(keys.scan_iter(match=f"{run.topic_prefix}*"))
+        assert not list(keys.scan_iter(match=f"{run.topic_prefix}*", count=SCAN_COUNT))
         assert keys.get(f"{other.topic_prefix}lead:1") == b"kept"
         assert (database,) not in clickhouse.execute("SHOW DATABASES")
     finally:

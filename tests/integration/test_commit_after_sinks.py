@@ -19,6 +19,7 @@ from infra.settings import Settings
 from schemas.contract import LEADS_SCORED, RAW_TOPICS
 from streams.traffic.generator import generate
 from tests.integration.harness import (
+    SCAN_COUNT,
     WorkerProcess,
     free_port,
     landed,
@@ -110,7 +111,8 @@ def test_landing_goes_on_without_redis_and_serving_commits_only_what_redis_has(
             worker.log_tail())
         client = redis.Redis.from_url(settings.redis_url)
         cards = {key.decode().removeprefix(f"{settings.topic_prefix}lead:")
-                 for key in client.scan_iter(match=f"{settings.topic_prefix}lead:*")}
+                 for key in client.scan_iter(match=f"{settings.topic_prefix}lead:*",
+                                                   count=SCAN_COUNT)}
         # Every sellable lead young enough to rank (a card lives 72 h from the lead's
         # event time) is served once Redis is there; an hour's margin for the clock.
         def sellable(hours: int) -> int:

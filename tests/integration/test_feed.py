@@ -28,7 +28,7 @@ from streams.errors import LeadRejected
 from streams.parse.registry import parse
 from streams.serve.ranking import SOLD, Removal
 from streams.traffic.generator import generate
-from tests.integration.harness import WorkerProcess, free_port, produce, wait_until
+from tests.integration.harness import SCAN_COUNT, WorkerProcess, free_port, produce, wait_until
 from tests.integration.marketplace import api_process, drop_keys, market_settings, new_key
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,8 @@ async def _placed(settings: Settings) -> set[str]:
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
         prefix = f"{settings.topic_prefix}lead:"
-        return {k.decode().removeprefix(prefix) async for k in client.scan_iter(f"{prefix}*")}
+        return {k.decode().removeprefix(prefix)
+                async for k in client.scan_iter(f"{prefix}*", count=SCAN_COUNT)}
     finally:
         await client.aclose()
 
@@ -162,7 +163,7 @@ async def test_leads_reach_sse_clients_with_priority_and_resume(world: Any) -> N
     pre = settings.topic_prefix
     state = [await debug.get(f"{pre}lead:{sold}"), await debug.get(f"{pre}gone:{sold}"),
              await debug.smembers(f"{pre}placed:{sold}"),
-             len([1 async for _ in debug.scan_iter(f"{pre}lead:*")])]
+             len([1 async for _ in debug.scan_iter(f"{pre}lead:*", count=SCAN_COUNT)])]
     entries = [(i, f.get(b"kind"), f.get(b"lead_id")) for i, f in
                await debug.xrange(f"{pre}feed:all") if f.get(b"lead_id") == sold.encode()]
     await debug.aclose()

@@ -69,7 +69,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, server_url: str) -> Iterator
     api = subprocess.Popen([sys.executable, "-m", "infra.cli", "api"], env=env, stdout=api_log,
                            stderr=subprocess.STDOUT, start_new_session=True)
     api_url = f"http://127.0.0.1:{settings.api_port}"
-    traffic = threading.Thread(target=produce, args=(settings, generate(3000, seed=5), 60.0),
+    traffic = threading.Thread(target=produce, args=(settings, generate(3000, seed=5), 120.0),
                                daemon=True)
     try:
         assert wait_until(lambda: _ready(api_url), timeout=60), (tmp / "api.log").read_text()

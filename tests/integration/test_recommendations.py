@@ -24,6 +24,7 @@ from streams.serve.decay import decayed
 from streams.serve.fit import BuyerFit, LeadTerms, distance_km
 from streams.serve.pricing import home_value
 from streams.serve.ranking import SOLD, LeadCard, Removal
+from tests.integration.harness import SCAN_COUNT
 from tests.integration.marketplace import (
     AUSTIN,
     DALLAS,
@@ -64,7 +65,8 @@ async def market(tmp_path: Path) -> AsyncIterator[tuple[Settings, httpx.AsyncCli
 async def _cards(settings: Settings) -> list[LeadCard]:
     client = aioredis.Redis.from_url(settings.redis_url)
     try:
-        names = [k async for k in client.scan_iter(f"{settings.topic_prefix}lead:*")]
+        names = [k async for k in client.scan_iter(f"{settings.topic_prefix}lead:*",
+                                                   count=SCAN_COUNT)]
         raw = await client.mget(names) if names else []
     finally:
         await client.aclose()

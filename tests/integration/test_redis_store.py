@@ -19,6 +19,7 @@ from schemas.lead import ScoredLead
 from schemas.market import Buyer
 from streams.serve.decay import MS_PER_HOUR
 from streams.serve.ranking import SOLD, BuyerIndex, Placement, Removal, place, sort_key
+from tests.integration.harness import SCAN_COUNT
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,8 @@ async def rankings() -> AsyncIterator[RedisRankings]:
     try:
         yield store
     finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{store.keys.prefix}*")]
+        keys = [k async for k in store.client.scan_iter(match=f"{store.keys.prefix}*",
+                                                        count=SCAN_COUNT)]
         if keys:
             await store.client.delete(*keys)
         await store.close()

@@ -39,7 +39,7 @@ from schemas.lead import ScoredLead
 from schemas.market import Buyer, BuyerInteraction
 from streams.serve.ranking import BuyerIndex, load_buyers
 from streams.serve.recommender import Recommender
-from tests.integration.harness import free_port, settings_env, wait_until
+from tests.integration.harness import SCAN_COUNT, free_port, settings_env, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,8 @@ def worker_log(settings: Settings, tmp_path: Path) -> Iterator[Path]:
 async def _drop_keys(settings: Settings) -> None:
     store = RedisRankings.from_settings(settings)
     await store.start()
-    keys = [k async for k in store.client.scan_iter(match=f"{settings.topic_prefix}*")]
+    keys = [k async for k in store.client.scan_iter(match=f"{settings.topic_prefix}*",
+                                                    count=SCAN_COUNT)]
     if keys:
         await store.client.delete(*keys)
     await store.close()
