@@ -3,6 +3,7 @@ stores written behind into their Faust tables come back after a worker restart."
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,9 @@ def test_feature_stores_feed_scoring_and_survive_a_restart(
         # Stop gracefully (the final flush), then send the very same leads again.
         worker.stop()
         worker.start()
+        # The tables came back through the bulk read (`agents.table_store`), not Faust's path.
+        reads = re.findall(r"read (\d+) changelog records", worker.log_path.read_text())
+        assert reads and int(reads[-1]) > 0, worker.log_tail()
         first = scalar(settings, "SELECT max(scored_ms) FROM leads FINAL")
         assert _send(settings, engagement=False, at=at) == valid
         assert wait_until(
