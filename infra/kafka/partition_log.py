@@ -72,7 +72,8 @@ def read_to_end(bootstrap: str, partitions: Sequence[Partition],
                     if message.offset() >= ends[at] - 1:
                         reading.discard(at)
                 elif error.code() == KafkaError._PARTITION_EOF:
-                    reading.discard(at)
+                    if message.offset() >= ends[at]:  # an end short of the watermark is not it
+                        reading.discard(at)
                 else:
                     raise KafkaException(error)
             for topic, records in by_topic.items():

@@ -21,7 +21,8 @@ def test_a_mirror_catches_up_on_every_partition_then_follows_new_records() -> No
     topic = f"t{uuid.uuid4().hex[:10]}.mirrored-changelog"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result()
-    producer = Producer({"bootstrap.servers": bootstrap})
+    # Idempotent: a retried batch must not land after later ones (the log order is the test's).
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for i in range(200):
         producer.produce(topic, f"v{i}".encode(), f"k{i % 50}".encode())
     producer.produce(topic, None, b"k7")  # a tombstone after k7's last value
@@ -48,7 +49,8 @@ def test_a_mirror_from_a_time_reads_what_was_written_since_and_waits_on_quiet_pa
     topic = f"t{uuid.uuid4().hex[:10]}.sightings"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result()
-    producer = Producer({"bootstrap.servers": bootstrap})
+    # Idempotent: a retried batch must not land after later ones (the log order is the test's).
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     since_ms = 1_700_000_000_000
     for i in range(40):  # partition 3 gets only old records: nothing to read there
         producer.produce(topic, f"v{i}".encode(), b"k", partition=i % 4,
