@@ -6,15 +6,16 @@ count of every partition's remaining records after each one. A worker restarted 
 15,000 leads (88,000 changelog records) spent ~18 s there, ~5,000 records a second, and a
 month of feature snapshots is millions of records.
 
-Here, when partitions are assigned, the changelog partitions of the tables that keep a
-`Store` are first read to their end with one batched C consumer on a thread
-(`infra.kafka.partition_log`), each record decoded as Faust's changelog topic decodes it
-and applied with the memory store's own `apply_changelog_batch`. Then Faust's recovery
-asks each store where its copy ends (`persisted_offset`, which a disk store answers from
-the offsets it saved) and reads only what was written after that (usually nothing) its own
-way. If the bulk read fails, the stores answer None and Faust reads the partitions from the
-start, over whatever was applied: replaying a log is harmless (the last record of a key
-wins), so a failed read costs time, not state.
+Here, when partitions are assigned, the changelog partitions new to this worker (all of
+them at start-up) of the tables that keep a `Store` are first read to their end with one
+batched C consumer on a thread (`infra.kafka.partition_log`), each record decoded as
+Faust's changelog topic decodes it and applied with the memory store's own
+`apply_changelog_batch`. Then Faust's recovery asks each store where its copy ends
+(`persisted_offset`, which a disk store answers from the offsets it saved) and reads only
+what was written after that (usually nothing) its own way. If the bulk read fails, the
+stores answer None and Faust reads the partitions from the start, over whatever was
+applied: replaying a log is harmless (the last record of a key wins), so a failed read
+costs time, not state.
 
 Use it as `store="aiqleads-memory://"` (`register()` teaches Faust the scheme).
 """
@@ -83,7 +84,8 @@ def _bootstrap(app: faust.App) -> str:
 
 def preload(app: faust.App, tables: TableManager, actives: set[TP], *,
             timeout: float = READ_TIMEOUT) -> None:
-    """Read the changelog partitions in `actives` whose table keeps a `Store` (blocking)."""
+    """Read the changelog partitions in `actives` whose table keeps a `Store` (blocking);
+    every other partition is left to Faust."""
     by_topic: dict[str, Store] = {}
     for table in tables.values():
         store = table.data
@@ -120,9 +122,12 @@ async def _on_rebalance(self: Recovery, assigned: set[TP], revoked: set[TP],
                         newly_assigned: set[TP], generation_id: int = 0) -> None:
     # Faust's recovery asks each table where its copy ends as it adds the partition, from
     # a step it keeps on the loop; the bulk read runs first, on a thread, so heartbeats
-    # and the web views go on meanwhile (a loop blocked for 25 s lost the group).
+    # and the web views go on meanwhile (a loop blocked for 25 s lost the group). Only
+    # partitions new to this worker: one it kept is brought up to date by Faust from where
+    # it read last, and reading it whole again could put back, over a value this worker
+    # wrote whose changelog record is still on its way, the older one the log holds.
     await asyncio.to_thread(preload, self.app, self.tables,
-                            set(self.app.assignor.assigned_actives()))
+                            set(self.app.assignor.assigned_actives()) & set(newly_assigned))
     await _original_on_rebalance(self, assigned, revoked, newly_assigned, generation_id)
 
 
