@@ -245,6 +245,29 @@ def _backend_url(backend: str, work: Path, server_url: str, name: str) -> str:
             f"/aiqleads_b{uuid.uuid4().hex[:10]}")
 
 
+def start_worker(settings: Settings, log_path: Path, tree: str | None = None) -> Process:
+    """An `aiqleads worker` process with `settings`, from `tree` (None: this checkout)."""
+    return Process([sys.executable, "-m", "infra.cli", "worker"], _env(settings, tree),
+                   log_path, tree)
+
+
+def wait_ready(settings: Settings, worker: Process, timeout: float = 180.0,
+               interval: float = 0.3) -> None:
+    """Until the worker's /readyz answers 200; RuntimeError if it exits, else TimeoutError."""
+    url = f"http://127.0.0.1:{settings.worker_web_port}/readyz"
+
+    def ready() -> bool:
+        if not worker.alive():
+            raise RuntimeError(f"worker exited:\n{worker.tail()}")
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if not wait_until(ready, timeout, interval):
+        raise TimeoutError(f"worker not ready:\n{worker.tail()}")
+
+
 def warm(cluster: Cluster, events: int, seed: int) -> None:
     """`events` generated events flat out through `cluster`, until they landed."""
     start = cluster.landed()
@@ -268,24 +291,13 @@ def start_cluster(base: Settings, backend: str, workers: int, work: Path, server
     ensure_topics(settings[0])
     cluster = Cluster(settings)
     for s in settings:
-        cluster.procs.append(Process([sys.executable, "-m", "infra.cli", "worker"], _env(s, tree),
-                                     work / f"{s.topic_prefix}{s.worker_web_port}.log", tree))
-    for s, proc in zip(settings, cluster.procs, strict=True):
-        def ready(s: Settings = s, proc: Process = proc) -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"worker exited:\n{proc.tail()}")
-            try:
-                url = f"http://127.0.0.1:{s.worker_web_port}/readyz"
-                return httpx.get(url, timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        if not wait_until(ready, timeout=180):
-            cluster.stop()
-            raise TimeoutError(f"worker not ready:\n{proc.tail()}")
+        cluster.procs.append(start_worker(s, work / f"{s.topic_prefix}{s.worker_web_port}.log",
+                                          tree))
     try:
+        for s, proc in zip(settings, cluster.procs, strict=True):
+            wait_ready(s, proc)
         warm(cluster, WARM_EVENTS, seed=999)
-    except TimeoutError:
+    except (TimeoutError, RuntimeError):
         cluster.stop()
         raise
     time.sleep(1.0)  # let the warm-up's last batch land everywhere

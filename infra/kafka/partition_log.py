@@ -23,8 +23,6 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-log = logging.getLogger(__name__)
-
 BATCH = 10_000  # records a `consume` call returns at most
 WAIT = 0.1  # seconds a `consume` call waits to fill its batch: the end is near by then
 

@@ -19,17 +19,24 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from infra.demo.bench import Cluster, Process, _env, behind, forget_run, produce, wait_until
+from infra.demo.bench import (
+    Cluster,
+    Process,
+    behind,
+    forget_run,
+    produce,
+    start_worker,
+    wait_ready,
+    wait_until,
+)
 from infra.settings import Settings
 from infra.stack.ports import free_port
 from streams.traffic.generator import generate
@@ -56,22 +63,11 @@ def changelog_records(settings: Settings) -> int:
         consumer.close()
 
 
-def _ready(settings: Settings) -> bool:
-    try:
-        url = f"http://127.0.0.1:{settings.worker_web_port}/readyz"
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def start(settings: Settings, work: Path, tree: str | None, name: str) -> tuple[Process, float]:
     """A worker from `tree` (None: this one), and the seconds until it was ready."""
     started = time.monotonic()
-    worker = Process([sys.executable, "-m", "infra.cli", "worker"], _env(settings, tree),
-                     work / f"{name}.log", tree)
-    if not wait_until(lambda: _ready(settings) or not worker.alive(), timeout=600, interval=0.1) \
-            or not worker.alive():
-        raise RuntimeError(f"worker {name} not ready:\n{worker.tail()}")
+    worker = start_worker(settings, work / f"{name}.log", tree)
+    wait_ready(settings, worker, timeout=600, interval=0.1)
     return worker, time.monotonic() - started
 
 
