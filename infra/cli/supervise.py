@@ -14,6 +14,7 @@ import httpx
 
 from infra.settings import Settings
 from infra.stack import down, up
+from streams.traffic.generator import DEMO_DUPLICATE_SHARE, DEMO_FRAUD_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def run_all(settings: Settings, *, rate: float, traffic: bool) -> None:
             seed = str(int(time.time()))
             # Buyers first: they start at the latest offset and would miss the first leads.
             procs.append(("buyers", _spawn(["buyers", "--seed", seed], logs / "buyers.log")))
-            args = ["produce", "--rate", str(rate), "--count", str(10**9), "--fraud", "0.03",
-                    "--duplicates", "0.03", "--seed", seed]
+            args = ["produce", "--rate", str(rate), "--count", str(10**9),
+                    "--fraud", str(DEMO_FRAUD_SHARE), "--duplicates", str(DEMO_DUPLICATE_SHARE),
+                    "--seed", seed]
             procs.append(("traffic", _spawn(args, logs / "traffic.log")))
         demo = (f"  demo traffic    {rate:g} leads/s, and simulated buyers acting on them at "
                 "60x speed (traffic.log, buyers.log)\n" if traffic else "")

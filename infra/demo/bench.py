@@ -9,9 +9,10 @@ own database:
 1. **Passthrough**: a no-op Faust agent (`infra.demo.passthrough`: consume → `send` per
    event, the worker's broker settings) over a pre-filled topic: the framework's ceiling.
 2. **Saturation**, for 1 and 2 `aiqleads worker` processes in one consumer group on each
-   backend: workers started and warmed (200 leads), then generated traffic from all five
-   sources (3 % malformed, fraud and duplicates as the generator draws them) produced flat
-   out. Leads/s is the slope of `aiq_rows_landed_total{table="leads"}` summed over the
+   backend: workers started and warmed (200 leads), then `traffic`: `aiqleads run`'s mix
+   (all five sources, 3 % malformed, 3 % labelled fraud, 3 % re-sent duplicates; before
+   2026-12-07 20:00 portal and facebook only, no labelled fraud or duplicates) produced
+   flat out. Leads/s is the slope of `aiq_rows_landed_total{table="leads"}` summed over the
    workers' /metrics, sampled every 0.5 s, over at most `seconds` after landing starts.
    CPU seconds per process come from /proc over the same window. What the whole run
    (producing to drained) cost the machine a lead, by role (workers, broker, Redis,
@@ -67,8 +68,13 @@ from infra.settings import Settings
 from infra.stack.ports import free_port
 from infra.warehouse.query import run_query
 from infra.warehouse.url import ServerUrl, parse_url
-from schemas.contract import raw_topic
-from streams.traffic.generator import GeneratedEvent, generate
+from schemas.contract import SOURCES, raw_topic
+from streams.traffic.generator import (
+    DEMO_DUPLICATE_SHARE,
+    DEMO_FRAUD_SHARE,
+    GeneratedEvent,
+    generate,
+)
 
 WARM_EVENTS = 200
 BROKER_WARM_EVENTS = 40_000
@@ -76,6 +82,13 @@ PACED_SETTLE_SECONDS = 5.0
 SAMPLE_SECONDS = 0.5
 DRAIN_TIMEOUT = 300.0  # seconds for every group to catch up after a saturation run
 _LANDED = 'aiq_rows_landed_total{table="leads"}'
+
+
+def traffic(count: int, seed: int, malformed_share: float = 0.03) -> list[GeneratedEvent]:
+    """`count` events of the demo's mix: every source, labelled fraud and duplicates (the
+    pull-backs, relinks and re-sends they cause are part of what a lead costs)."""
+    return generate(count, sources=SOURCES, seed=seed, malformed_share=malformed_share,
+                    fraud_share=DEMO_FRAUD_SHARE, duplicate_share=DEMO_DUPLICATE_SHARE)
 
 
 def _env(settings: Settings, tree: str | None) -> dict[str, str]:
@@ -271,7 +284,7 @@ def wait_ready(settings: Settings, worker: Process, timeout: float = 180.0,
 def warm(cluster: Cluster, events: int, seed: int) -> None:
     """`events` generated events flat out through `cluster`, until they landed."""
     start = cluster.landed()
-    produce(cluster.settings[0], generate(events, seed=seed, malformed_share=0.0))
+    produce(cluster.settings[0], traffic(events, seed=seed, malformed_share=0.0))
     if not wait_until(lambda: cluster.landed() >= start + events * 0.95, timeout=300):
         raise TimeoutError(f"the warm-up did not land:\n{cluster.procs[0].tail()}")
 
@@ -421,8 +434,8 @@ def paced(cluster: Cluster, events: Sequence[GeneratedEvent], rate: float) -> di
 def settle_then_paced(cluster: Cluster, rate: float, seconds: float) -> dict:
     """`paced` after `PACED_SETTLE_SECONDS` of the same traffic, not measured (the worker
     goes from a burst to a steady pace)."""
-    produce(cluster.settings[0], generate(int(rate * PACED_SETTLE_SECONDS), seed=302), rate)
-    return paced(cluster, generate(int(rate * seconds), seed=303), rate)
+    produce(cluster.settings[0], traffic(int(rate * PACED_SETTLE_SECONDS), seed=302), rate)
+    return paced(cluster, traffic(int(rate * seconds), seed=303), rate)
 
 
 @dataclass
@@ -515,7 +528,7 @@ def run(base: Settings, config: BenchConfig, work: Path,
         # The framework's ceiling does not depend on the tree under test: always this one's.
         result["passthrough_msgs_per_s"] = passthrough(base, config.passthrough_messages, work)
         say(f"  {result['passthrough_msgs_per_s']:.0f} msg/s")
-        events = generate(config.events, seed=101, malformed_share=0.03)
+        events = traffic(config.events, seed=101)
         for backend in config.backends:
             for n in config.workers:
                 say(f"saturation: {backend}, {n} worker(s), {len(events)} events, "

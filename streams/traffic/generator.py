@@ -95,6 +95,10 @@ _pick_defect = Weighted([(name, weight) for name, (weight, _) in DEFECTS.items()
 SOURCE_DEFECTS: dict[str, dict[str, tuple[float, str]]] = {
     "partner": {"unknown_partner": (0.15, "unknown_partner")},
 }
+# The mix `aiqleads run` sends and the pipeline bench measures (the generator's own default
+# is none of either): fraud rings and re-sent leads at the rates a busy marketplace sees.
+DEMO_FRAUD_SHARE = 0.03
+DEMO_DUPLICATE_SHARE = 0.03
 _NO_LEAD_ID = frozenset({"bad_json", "bad_encoding", "bad_shape"})
 _UNPARSEABLE_TIMES = ("not-a-date", "2026-13-45T25:61:00Z", "yesterday", "N/A", "{{submitted_at}}")
 _OUTCOME_SEED_SALT = 0x5EED0C
