@@ -9,7 +9,8 @@ so affinities are real lookups, not the cold shortcut. Then:
 - in process, per lead: `place` (candidates, fit, affinity, EV, sort keys, card) and
   its fit + EV part alone, median and p99 µs;
 - into Redis (127.0.0.1:6379 or `AIQ_REDIS_URL`, under a throwaway key prefix):
-  `RedisRankings.apply` in pipelines of 500, leads/s, keys deleted afterwards.
+  `RedisRankings.apply` in pipelines of 500, leads/s and Redis's own CPU a lead, keys
+  deleted afterwards.
 
 Run: `pytest tests/bench/bench_serve.py -m bench -s -o 'python_files=bench_*.py'` or
 `python -m tests.bench.bench_serve`.
@@ -101,7 +102,7 @@ def run(count: int = LEADS) -> dict[str, str]:
         fitting.append(clock() - started)
     ops = [serve_op(lead, index, reco, HALF_LIFE) for lead, _ in leads]
     placements = [op for op in ops if isinstance(op, Placement)]
-    seconds = asyncio.run(_into_redis(ops))
+    seconds, redis_cpu = asyncio.run(_into_redis(ops))
     place_med, place_p99 = percentiles(placing)
     fit_med, fit_p99 = percentiles(fitting)
     ranked = sum(len(p.buyer_keys) for p in placements)
@@ -114,23 +115,33 @@ def run(count: int = LEADS) -> dict[str, str]:
             f"{place_med:.1f} / {place_p99:.1f}",
         "fit + affinity + EV over candidates, µs median / p99": f"{fit_med:.1f} / {fit_p99:.1f}",
         "into Redis (pipelines of 500), leads/s": f"{len(ops) / seconds:,.0f}",
+        "Redis's own CPU, µs a lead (`INFO cpu`)": f"{redis_cpu / len(ops) * 1e6:.1f}",
     }
 
 
-async def _into_redis(ops: list[Placement | Removal]) -> float:
+async def _into_redis(ops: list[Placement | Removal]) -> tuple[float, float]:
+    """Seconds to apply `ops`, and the CPU seconds Redis spent meanwhile (with its
+    append-only file as configured: `aiqleads up` syncs every write)."""
     store = RedisRankings(REDIS_URL, prefix=f"bench{uuid.uuid4().hex[:8]}:")
     await store.start()
     try:
+        cpu_before = await _redis_cpu(store)
         started = time.perf_counter()
         for start in range(0, len(ops), 500):
             await store.apply(ops[start:start + 500])
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        return seconds, await _redis_cpu(store) - cpu_before
     finally:
         keys = [k async for k in store.client.scan_iter(match=f"{store.keys.prefix}*",
                                                         count=1000)]
         for start in range(0, len(keys), 1000):
             await store.client.delete(*keys[start:start + 1000])
         await store.close()
+
+
+async def _redis_cpu(store: RedisRankings) -> float:
+    info = await store.client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def render(table: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ import h3.api.basic_int as h3
 import msgspec
 import pytest
 
+from infra import redis_store
 from infra.redis_store import RedisRankings
 from schemas.lead import ScoredLead
 from schemas.market import Buyer
@@ -186,3 +187,20 @@ async def test_many_leads_go_through_in_several_pipelines(rankings: RedisRanking
     await apply(rankings, [placed(n, score=0.5 + n / 1000) for n in range(40)])
     top = await rankings.top_for_cell(CELL, 50, now_ms=T0)
     assert [r.card.lead_id for r in top] == [f"portal:{n}" for n in range(39, -1, -1)]
+
+
+async def test_one_apply_keeps_its_ops_in_order_across_script_calls(
+    rankings: RedisRankings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(redis_store, "PLACEMENTS_PER_CALL", 2)  # calls of 2, 1 and 2 leads
+    k = rankings.keys
+    await apply(rankings, [placed(1), placed(1, score=0.3, intent="sell"), placed(2),
+                           Removal("portal:2"), placed(3, score=0.4), placed(2, score=0.1)])
+    assert await members(rankings, k.cell_rank(CELL)) == ["portal:3", "portal:1", "portal:2"]
+    assert await rankings.client.zscore(k.cell_rank(CELL), "portal:1") == pytest.approx(
+        sort_key(0.3, T0, HALF_LIFE))  # the re-score, placed after the first in one call
+    assert "portal:1" not in await members(rankings, k.buyer_rank("buyer-0002"))
+    feed = await rankings.client.xrange(k.feed(CELL))
+    # Lead 1 once (re-scored in place); lead 2 again after its removal took it off the market.
+    assert [fields[b"lead_id"] for _, fields in feed] == [
+        b"portal:1", b"portal:2", b"portal:3", b"portal:2"]
