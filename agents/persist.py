@@ -34,6 +34,9 @@ SWEEP_YIELD_EVERY = 5_000  # keys looked at between yields to the event loop
 FLUSH_YIELD_EVERY = 1_000  # keys written between yields (~5 ms)
 
 
+#: What a table behind a store holds for each key it has (`Changelogged(keep_values=False)`).
+WRITTEN = True
+
 #: Queue one changelog record: topic, value (None deletes), key, headers, partition (-1: by key).
 Produce = Callable[[str, "bytes | None", "bytes | None", Any, int], None]
 
@@ -50,10 +53,18 @@ class Changelogged(MutableMapping[str, Any]):
     Faust's own, unchanged. By default the partition is the producer's murmur2 of the
     serialised key, as for a `use_partitioner=True` table; `set(..., partition=)` pins it
     (a table co-partitioned with the topic whose event wrote it).
+
+    `keep_values=False` is for a table behind a store (`WriteBehind`), where the store is
+    the memory: the table then remembers only which keys it has (for their tombstones),
+    not a second copy of every value written. Those copies were fresh containers every
+    flush that lived until the key's next one, most of what the collector's young passes
+    walked in a worker (30-110 ms a pass; BENCHMARKS.md).
     """
 
-    def __init__(self, table: faust.types.TableT, produce: Produce) -> None:
+    def __init__(self, table: faust.types.TableT, produce: Produce, *,
+                 keep_values: bool = True) -> None:
         self.table = table
+        self.keep_values = keep_values
         # The store Faust recovers into and reads from. The memory store keeps a plain dict
         # (never replaced, only cleared): read that, as the store's own `get` raises and
         # catches a KeyError on every miss (~1.5 µs; dedupe looks up seven keys per contact
@@ -76,7 +87,7 @@ class Changelogged(MutableMapping[str, Any]):
         self.set(key, value)
 
     def set(self, key: str, value: Any, partition: int = -1) -> None:
-        self.data[key] = value
+        self.data[key] = value if self.keep_values else WRITTEN
         self.produce(self.topic, orjson.dumps(value), orjson.dumps(key), None, partition)
 
     def __delitem__(self, key: str) -> None:
@@ -89,6 +100,12 @@ class Changelogged(MutableMapping[str, Any]):
     def forget(self, key: str) -> None:
         """Drop `key` from this worker's memory only; the changelog keeps it."""
         self.data.pop(key, None)
+
+    def forget_values(self) -> None:
+        """Keep only the keys in memory (`keep_values=False`: the store has the values)."""
+        data = self.data
+        for key in data:
+            data[key] = WRITTEN
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.data)
@@ -146,8 +163,9 @@ class WriteBehind:
         self._target: MutableMapping[str, Any] = table
 
     def changelog_through(self, produce: Produce) -> None:
-        """Write the changelog through a batch producer instead of Faust's (see above)."""
-        self._target = Changelogged(self.table, produce)
+        """Write the changelog through a batch producer instead of Faust's (see above); the
+        table's memory then keeps keys only, once the store has restored their values."""
+        self._target = Changelogged(self.table, produce, keep_values=False)
 
     def restore(self) -> None:
         """Load the whole table into the store (idempotent; call before the first event)."""
@@ -155,6 +173,8 @@ class WriteBehind:
             return
         for key, value in self.table.items():
             self.store.restore(key, value)
+        if isinstance(self._target, Changelogged):
+            self._target.forget_values()  # the store has them now
         self.restored = True
         log.info("restored %d keys of %s", len(self.table), self.table.name)
 

@@ -107,3 +107,27 @@ def test_a_flush_in_slices_writes_each_keys_latest_value_and_lets_the_loop_run()
     assert 0 < ran_between[0] < len(keys)
     assert table == {**{key: 0 for key in keys[:-1]}, keys[-1]: 7}
     assert store.take_dirty() == [keys[-1]]  # and the next flush writes it again
+
+
+def test_a_table_behind_a_store_keeps_keys_not_values(table: faust.types.TableT) -> None:
+    from agents.persist import WRITTEN, WriteBehind
+
+    table.data["old"] = {"ev": [1, 2]}  # recovered from the changelog
+    table.data["older"] = {"ev": [3]}
+    store = _Store()
+    behind = WriteBehind(table, store)  # type: ignore[arg-type]
+    sent: list[tuple[Any, ...]] = []
+    behind.changelog_through(lambda *record: sent.append(record))
+    behind.restore()
+    assert store.values == {"old": {"ev": [1, 2]}, "older": {"ev": [3]}}
+    assert dict(table.data) == {"old": WRITTEN, "older": WRITTEN}  # the store has them
+
+    store.put("new", {"ev": [4]})
+    store.put("older", None)  # the store forgot it: the changelog gets a tombstone
+    assert behind.flush_now() == 2
+    assert dict(table.data) == {"old": WRITTEN, "new": WRITTEN}
+    topic = table.changelog_topic
+    assert [(r[1], r[2]) for r in sent] == [
+        (topic.prepare_value({"ev": [4]}, None)[0], topic.prepare_key("new", None)[0]),
+        (None, topic.prepare_key("older", None)[0]),
+    ]
