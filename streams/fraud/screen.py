@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import NamedTuple
@@ -89,7 +89,11 @@ _AREA_RES = 4
 # (event ms, h3 res-7 cell or 0, identity crc32, lead_id, quarantined or implicated)
 Entry = tuple[int, int, int, str, bool]
 _NO_ENTRIES: list[Entry] = []
+_WINDOWS = ("_by_email", "_by_phone", "_by_ip")
 _GENERATIONS = msgspec.msgpack.Decoder(tuple[dict[str, list[Entry]], dict[str, list[Entry]]])
+_SLICE = msgspec.msgpack.Decoder(dict[str, list[Entry]])
+# Keys a step of `FraudScreen.dump_steps` encodes: ~4 ms on a quiet core.
+DUMP_KEYS_A_STEP = 10_000
 
 
 class FraudVerdict(NamedTuple):
@@ -167,15 +171,45 @@ class RecentEvents:
         # The windows are most of a screen's checkpoint (~280,000 small objects after a
         # busy minute), and the worker takes it on its event loop: msgpack writes them in
         # ~10 ms, pickle took ~100 (BENCHMARKS.md, 2026-12-07 14:50).
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_current", "_previous")}
-        state["generations"] = msgspec.msgpack.encode((self._current, self._previous))
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("_current", "_previous", "_sliced")}
+        sliced = self.__dict__.get("_sliced")
+        if sliced is not None:  # a stand-in from `packed_in_steps`
+            state["generation_slices"] = sliced
+        else:
+            state["generations"] = msgspec.msgpack.encode((self._current, self._previous))
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         packed = state.pop("generations", None)
+        sliced = state.pop("generation_slices", None)
         self.__dict__.update(state)
         if isinstance(packed, bytes):  # checkpoints before 2026-12-07 pickled the dicts
             self._current, self._previous = _GENERATIONS.decode(packed)
+        elif isinstance(sliced, tuple):
+            self._current, self._previous = (
+                {key: entries for part in parts for key, entries in _SLICE.decode(part).items()}
+                for parts in sliced)
+
+    def packed_in_steps(self, keys_a_step: int) -> Generator[None, None, RecentEvents]:
+        """A stand-in that pickles as these windows did when this started, encoded a slice
+        of `keys_a_step` keys at a time (the caller may run other work at each `yield`).
+
+        The keys and their lists are taken at the start (two lists a generation, not a
+        tuple a key: 100,000 new objects would start a collection); an entry added to a
+        key's list later may be in the checkpoint or not, either is a state it was in."""
+        generations = [(list(g), list(g.values())) for g in (self._current, self._previous)]
+        sliced: tuple[list[bytes], list[bytes]] = ([], [])
+        for (keys, lists), parts in zip(generations, sliced, strict=True):
+            for start in range(0, len(keys), keys_a_step):
+                yield
+                end = start + keys_a_step
+                parts.append(msgspec.msgpack.encode(dict(zip(keys[start:end], lists[start:end],
+                                                             strict=True))))
+        stand_in = object.__new__(RecentEvents)
+        stand_in.__dict__.update(self.__dict__)
+        stand_in._sliced = sliced  # type: ignore[attr-defined]
+        return stand_in
 
 
 @lru_cache(maxsize=1 << 16)
@@ -412,6 +446,19 @@ class FraudScreen(Pickled):
     def state_size(self) -> dict[str, int]:
         """Keys held per kind (each at most 2 * max_keys)."""
         return {"email": len(self._by_email), "phone": len(self._by_phone), "ip": len(self._by_ip)}
+
+    def dump_steps(self, keys_a_step: int = DUMP_KEYS_A_STEP) -> Generator[None, None, bytes]:
+        """`dumps()` in steps: the checkpoint of 100,000 keys is ~50 ms of encoding on a
+        quiet core, and the worker takes it on its event loop, where 100-210 ms in one
+        step (a busy machine) held every lead in flight (BENCHMARKS.md, 2026-12-07 22:40).
+        Drive it with `next()`, doing other work at each step, until StopIteration
+        carries the bytes (`agents.worker.in_steps`)."""
+        stand_in = object.__new__(FraudScreen)
+        stand_in.__dict__.update(self.__dict__)
+        for name in _WINDOWS:
+            setattr(stand_in, name,
+                    (yield from getattr(self, name).packed_in_steps(keys_a_step)))
+        return stand_in.dumps()
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # Checkpoints from before `take_implicating` have no queue: start an empty one; and

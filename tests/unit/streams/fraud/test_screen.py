@@ -255,6 +255,30 @@ def test_a_checkpoint_resumes_exactly() -> None:
         FraudScreen.loads(pickle.dumps({"not": "a screen"}))
 
 
+def test_a_checkpoint_dumped_in_steps_resumes_like_one_dumped_at_once() -> None:
+    screen = FraudScreen()
+    stream = [lead(email=f"p{i % 40}@gmail.com", phone=None, ip=f"24.1.2.{i % 7}")
+              for i in range(60)]
+    screen_all(screen, stream[:30])
+    whole = screen.dumps()
+    steps = screen.dump_steps(keys_a_step=5)
+    next(steps)
+    taken = 1
+    while True:  # the screen keeps working between steps, as on the worker's loop
+        screen.screen_one(*lead(email=f"late{taken}@gmail.com", phone=None), NOW_MS)
+        try:
+            next(steps)
+            taken += 1
+        except StopIteration as done:
+            blob = done.value
+            break
+    assert taken == 8  # 30 emails and 7 IPs, 5 keys a step
+    # As it was when the dump started: the late leads' keys are not in it.
+    in_steps, at_once = FraudScreen.loads(blob), FraudScreen.loads(whole)
+    assert in_steps.state_size() == at_once.state_size() == {"email": 30, "phone": 0, "ip": 7}
+    assert screen_all(in_steps, stream[30:]) == screen_all(at_once, stream[30:])
+
+
 def test_a_checkpoint_from_before_pull_backs_still_loads() -> None:
     screen = FraudScreen()
     screen_all(screen, [lead(phone=None), lead(DENVER, phone=None)])
