@@ -9,9 +9,11 @@
   path per process at a time, so it is closed after each test; a test that opens chdb on
   another path must close it before the next test starts.
 - `warehouse`: parametrised over both (`[server]`, `[embedded]`).
-- `_delete_test_topics` (the whole session): the topics tests created under their random
-  prefixes are deleted at the end, so a `make test` against the developer's `make up`
-  services leaves their Kafka as it found it.
+- `_delete_test_topics` and `_delete_test_keys` (the whole session): the topics and Redis
+  keys tests created under their random prefixes are deleted at the end, so a `make test`
+  against the developer's `aiqleads up` services leaves their Kafka and Redis as it found
+  them (a run's workers leave thousands of serving keys; 485,000 of them made every
+  append-only-file rewrite of the dev Redis take seconds, which benches then measured).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from infra.settings import Settings
 from infra.warehouse.base import Warehouse
@@ -40,6 +43,8 @@ DEFAULT_SERVER_URL = "clickhouse://default:@127.0.0.1:9000/aiqleads"
 
 # The prefixes tests give their topics: a letter and 8-12 hex digits, or a fixed test name.
 TEST_TOPIC = re.compile(r"^(?:[a-z][0-9a-f]{8,12}|t-behaviour)\.")
+# Their Redis keys: those prefixes, and the ones a few tests end with ':' or a word.
+TEST_KEY = re.compile(rb"^(?:[a-z]{1,5}[0-9a-f]{8,12}|t-behaviour)[.:]")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,6 +63,31 @@ def _delete_test_topics() -> Iterator[None]:
             delete_topics(bootstrap, created[start:start + 200])
         except Exception as exc:  # housekeeping: never the reason a run fails
             logging.getLogger(__name__).warning("test topics left on the broker: %s", exc)
+
+
+def test_keys(client: redis.Redis) -> set[bytes]:
+    return {key for key in client.scan_iter(count=10_000) if TEST_KEY.match(key)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_test_keys() -> Iterator[None]:
+    client = redis.Redis.from_url(Settings().redis_url)
+    try:
+        before = test_keys(client)
+    except redis.RedisError as exc:  # no Redis: the tests that need one say so themselves
+        logging.getLogger(__name__).warning("no Redis key cleanup: %s", exc)
+        client.close()
+        yield
+        return
+    yield
+    try:
+        created = list(test_keys(client) - before)  # keys there before stay
+        for start in range(0, len(created), 1000):
+            client.unlink(*created[start:start + 1000])
+    except redis.RedisError as exc:  # housekeeping: never the reason a run fails
+        logging.getLogger(__name__).warning("test keys left in Redis: %s", exc)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
