@@ -12,14 +12,14 @@ standard hex form, e.g. ``872a1072bffffff``):
   (`streams.serve.ranking.sort_key`); ``rank:buyer:{buyer_id}`` — the same by expected value
   for that buyer. Each is trimmed to ``ranking_size`` on every write and expires
   ``card_ttl`` after its last write (a quiet cell empties itself).
-- ``feed:cell:{r7}`` — a Redis Stream of newly ranked leads in the cell (fields
-  ``lead_id`` and ``card``), ``MAXLEN ~ feed_maxlen``.
 - ``feed:all`` — one Redis Stream of every feed event, ``MAXLEN ~ feed_stream_maxlen``: a
   newly ranked lead (``kind=lead``, ``lead_id``, ``cell`` (the r7 cell in decimal),
   ``card``) and a lead leaving the market (``kind=removed``, ``lead_id``, ``cell``,
   ``reason``: sold, held, withdrawn…; ``by``: the holder, for a hold).
-  The API's live feed follows it; a stream id is the SSE event id, so a client resumes
-  with ``Last-Event-ID``.
+  The API's live feed follows it, filtering by cell; a stream id is the SSE event id, so
+  a client resumes with ``Last-Event-ID``. One stream, not one more a cell: until 2026-12
+  each placement also went to a per-cell stream nothing read, a second copy of the card
+  in the fsynced append-only file (a fifth of its bytes a lead).
 - ``hold:{lead_id}`` — the current hold (value ``{buyer_id}|{token}|{expires_ms}``), with
   the hold's TTL; written by the marketplace API. Held leads are not offered to others.
 - ``contact:{lead_id}`` — the lead's contact details (`LeadContact`, JSON), beside the card
@@ -35,7 +35,7 @@ go up to `PLACEMENTS_PER_CALL` to one Lua script call, a removal is a call of it
 Placing a lead first takes it out of the rankings it was in, so a re-scored lead replaces
 its entries; every op is idempotent, so at-least-once replays are harmless.
 
-Reads (`top_for_buyer`, `top_for_cell`, `card`, `feed_since`; the API builds one with
+Reads (`top_for_buyer`, `top_for_cell`, `card`; the API builds one with
 ``RedisRankings.from_settings(settings, client=app.state.redis)``, no `start()` needed
 to read) return cards with the value *decayed to the read time*
 (`streams.serve.ranking.value_at`); members whose card has expired or gone are skipped.
@@ -63,13 +63,13 @@ log = logging.getLogger(__name__)
 
 _PLACE = """
 -- Many placements in one call, in order. KEYS: the all-leads feed, then for each lead:
--- gone, card, seg, placed, cell rank, cell feed, contact, buyer ranks...
--- ARGV: ranking size, cell-feed maxlen, ranking ttl s, all-feed maxlen, then for each lead:
--- buyer ranks (n), lead_id, card json, segment, lead ttl s, cell key, cell hex (decimal),
+-- gone, card, seg, placed, cell rank, contact, buyer ranks...
+-- ARGV: ranking size, ranking ttl s, all-feed maxlen, then for each lead:
+-- buyer ranks (n), lead_id, card json, segment, lead ttl s, cell key, cell (decimal),
 -- contact json ('' = none), n buyer keys.
-local size, feed_len, keep, all_len = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local size, keep, all_len = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local all_feed = KEYS[1]
-local placed, k, a = 0, 2, 5
+local placed, k, a = 0, 2, 4
 while a <= #ARGV do
   local n = tonumber(ARGV[a])
   local id, card, ttl = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 4])
@@ -80,12 +80,12 @@ while a <= #ARGV do
     if #before > 0 then redis.call('DEL', placed_key) end
     redis.call('SET', KEYS[k + 1], card, 'EX', ttl)
     redis.call('SET', KEYS[k + 2], ARGV[a + 3], 'EX', ttl)
-    if ARGV[a + 7] ~= '' then redis.call('SET', KEYS[k + 6], ARGV[a + 7], 'EX', ttl) end
+    if ARGV[a + 7] ~= '' then redis.call('SET', KEYS[k + 5], ARGV[a + 7], 'EX', ttl) end
     local ranks = {KEYS[k + 4]}
     redis.call('ZADD', KEYS[k + 4], ARGV[a + 5], id)
     for i = 1, n do
-      ranks[i + 1] = KEYS[k + 6 + i]
-      redis.call('ZADD', KEYS[k + 6 + i], ARGV[a + 7 + i], id)
+      ranks[i + 1] = KEYS[k + 5 + i]
+      redis.call('ZADD', KEYS[k + 5 + i], ARGV[a + 7 + i], id)
     end
     for _, key in ipairs(ranks) do
       redis.call('ZREMRANGEBYRANK', key, 0, -(size + 1))
@@ -94,14 +94,12 @@ while a <= #ARGV do
     redis.call('SADD', placed_key, unpack(ranks))
     redis.call('EXPIRE', placed_key, ttl)
     if #before == 0 then
-      redis.call('XADD', KEYS[k + 5], 'MAXLEN', '~', feed_len, '*', 'lead_id', id, 'card', card)
-      redis.call('EXPIRE', KEYS[k + 5], keep)
       redis.call('XADD', all_feed, 'MAXLEN', '~', all_len, '*', 'kind', 'lead', 'lead_id', id,
                  'cell', ARGV[a + 6], 'card', card)
     end
     placed = placed + 1
   end
-  k, a = k + 7 + n, a + 8 + n
+  k, a = k + 6 + n, a + 8 + n
 end
 return placed
 """
@@ -168,9 +166,6 @@ class KeyLayout:
     def buyer_rank(self, buyer_id: str) -> str:
         return f"{self.prefix}rank:buyer:{buyer_id}"
 
-    def feed(self, h3_r7: int) -> str:
-        return f"{self.prefix}feed:cell:{h3_r7:x}"
-
     def all_feed(self) -> str:
         return f"{self.prefix}feed:all"
 
@@ -186,14 +181,13 @@ class RedisRankings:
 
     def __init__(self, url: str = "redis://localhost:6379/0", *, prefix: str = "",
                  card_ttl_hours: float = 72.0, ranking_size: int = 200,
-                 feed_maxlen: int = 1000, half_life_hours: float = 48.0,
+                 half_life_hours: float = 48.0,
                  batch_size: int = 500, feed_stream_maxlen: int = 100_000,
                  client: aioredis.Redis | None = None) -> None:
         self.url = url
         self.keys = KeyLayout(prefix)
         self.card_ttl_s = max(1, int(card_ttl_hours * 3600))
         self.ranking_size = ranking_size
-        self.feed_maxlen = feed_maxlen
         self.feed_stream_maxlen = feed_stream_maxlen
         self.half_life_hours = half_life_hours
         self.batch_size = batch_size
@@ -273,20 +267,19 @@ class RedisRankings:
         k = self.keys
         keys: list[str] = [k.all_feed()]
         args: list[str | bytes | float | int] = [
-            self.ranking_size, self.feed_maxlen, self.card_ttl_s, self.feed_stream_maxlen]
+            self.ranking_size, self.card_ttl_s, self.feed_stream_maxlen]
         for p in placements:
             ttl_s = min(self.card_ttl_s, self.card_ttl_s - (now_ms - p.card.created_ms) // 1000)
             if ttl_s <= 0:
                 continue  # older than a card lives: nothing to rank
             keys += (k.gone(p.lead_id), k.card(p.lead_id), k.segment(p.lead_id),
-                     k.placed(p.lead_id), k.cell_rank(p.h3_r7), k.feed(p.h3_r7),
-                     k.contact(p.lead_id))
+                     k.placed(p.lead_id), k.cell_rank(p.h3_r7), k.contact(p.lead_id))
             args += (len(p.buyer_keys), p.lead_id, _encode(p.card), p.segment, ttl_s,
                      p.cell_key, str(p.h3_r7), b"" if p.contact is None else _encode(p.contact))
             for buyer_id, key in p.buyer_keys:
                 keys.append(k.buyer_rank(buyer_id))
                 args.append(key)
-        if len(args) > 4:
+        if len(args) > 3:
             pipe.evalsha(self._place_sha, len(keys), *keys, *args)
 
     def _remove(self, pipe: aioredis.client.Pipeline, r: Removal) -> None:
@@ -307,14 +300,6 @@ class RedisRankings:
     async def card(self, lead_id: str) -> LeadCard | None:
         raw = await self.client.get(self.keys.card(lead_id))
         return None if raw is None else _card_decoder.decode(raw)
-
-    async def feed_since(self, h3_r7: int, after: str = "0-0", count: int = 100
-                         ) -> list[tuple[str, LeadCard]]:
-        """Leads newly ranked in a cell after stream id `after` (exclusive), oldest first:
-        ``(stream id, card)``; pass the last id back to follow the feed."""
-        entries = await self.client.xrange(self.keys.feed(h3_r7), min=f"({after}", count=count)
-        return [(entry_id.decode(), _card_decoder.decode(fields[b"card"]))
-                for entry_id, fields in entries]
 
     async def top_for_buyer(self, buyer_id: str, n: int, now_ms: int | None = None
                             ) -> list[RankedLead]:

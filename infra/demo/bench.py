@@ -25,8 +25,9 @@ own database:
    just started meets every cell, contact and ring for the first time). The first
    `PACED_SETTLE_SECONDS` of paced traffic are not measured; then produce → scored
    (`scored_ms`), → landed (`ingested_ms`) from the landed rows, → visible in Redis from
-   the lead's entry in its cell's feed stream (the entry id is Redis's own clock when the
-   lead was placed).
+   the lead's entry in the feed stream (the entry id is Redis's own clock when the lead
+   was placed; until 2026-12-08 its entry in a per-cell stream, written in the same
+   script call).
 
 The Kafka timestamp of each raw event (CreateTime, set by the producing client) is
 "produce". Results: one printed table, `--json FILE` (keys below), and a PNG of
@@ -64,6 +65,7 @@ from infra.demo.usage import (
     records_by_topic,
 )
 from infra.kafka.admin import KEY_PARTITIONER, delete_prefixed_topics, ensure_topics
+from infra.redis_store import KeyLayout
 from infra.settings import Settings
 from infra.stack.ports import free_port
 from infra.warehouse.query import run_query
@@ -391,17 +393,23 @@ def _quantiles(values: Sequence[float]) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
-def redis_visible_ms(settings: Settings) -> dict[str, int]:
-    """lead_id → Redis's clock (ms) when the lead first entered its cell's feed stream."""
+def redis_visible_ms(settings: Settings, since_ms: int = 0) -> dict[str, int]:
+    """lead_id → Redis's clock (ms) when the lead first entered the feed stream."""
     import redis
 
     client = redis.Redis.from_url(settings.redis_url)
     seen: dict[str, int] = {}
-    for key in client.scan_iter(match=f"{settings.topic_prefix}feed:cell:*", count=10_000):
-        for entry_id, fields in client.xrange(key):
-            lead_id = fields.get(b"lead_id")
-            if lead_id is not None:
-                seen.setdefault(lead_id.decode(), int(entry_id.split(b"-")[0]))
+    after = f"{since_ms}-0"
+    try:
+        while entries := client.xrange(KeyLayout(settings.topic_prefix).all_feed(),
+                                       min=after, count=10_000):
+            for entry_id, fields in entries:
+                lead_id = fields.get(b"lead_id")
+                if fields.get(b"kind") == b"lead" and lead_id is not None:
+                    seen.setdefault(lead_id.decode(), int(entry_id.split(b"-")[0]))
+            after = f"({entries[-1][0].decode()}"
+    finally:
+        client.close()
     return seen
 
 
@@ -420,7 +428,7 @@ def paced(cluster: Cluster, events: Sequence[GeneratedEvent], rate: float) -> di
     for lead_id, produced, scored, ingested in rows:  # pull-backs re-land: keep the first
         if lead_id not in first or ingested < first[lead_id][2]:
             first[lead_id] = (produced, scored, ingested)
-    visible = redis_visible_ms(settings)
+    visible = redis_visible_ms(settings, since_ms)
     to_scored = [s - p for p, s, _ in first.values()]
     to_landed = [i - p for p, _, i in first.values()]
     to_redis = [visible[k] - v[0] for k, v in first.items() if k in visible]

@@ -57,7 +57,7 @@ def placed(n: int, score: float = 0.2, hours: float = 0.0, **changes: object) ->
 @pytest.fixture
 async def rankings() -> AsyncIterator[RedisRankings]:
     store = RedisRankings(REDIS_URL, prefix=f"t{uuid.uuid4().hex[:10]}:", ranking_size=3,
-                          feed_maxlen=100, half_life_hours=HALF_LIFE, card_ttl_hours=1.0)
+                          half_life_hours=HALF_LIFE, card_ttl_hours=1.0)
     await store.start()
     try:
         yield store
@@ -77,6 +77,12 @@ async def members(store: RedisRankings, key: str) -> list[str]:
     return [m.decode() for m in await store.client.zrevrange(key, 0, -1)]
 
 
+async def feed(store: RedisRankings) -> list[tuple[bytes, bytes]]:
+    """(kind, lead id) of each feed entry, oldest first."""
+    return [(fields[b"kind"], fields[b"lead_id"])
+            for _, fields in await store.client.xrange(store.keys.all_feed())]
+
+
 async def test_a_placed_lead_has_a_public_card_rankings_and_a_feed_entry(
     rankings: RedisRankings,
 ) -> None:
@@ -91,13 +97,12 @@ async def test_a_placed_lead_has_a_public_card_rankings_and_a_feed_entry(
     assert await members(rankings, k.buyer_rank("buyer-0001")) == ["portal:1"]
     assert await members(rankings, k.buyer_rank("buyer-0002")) == ["portal:1"]
     assert k.cell_rank(CELL).endswith(h3.int_to_str(CELL))
-    feed = await client.xrange(k.feed(CELL))
-    assert [fields[b"lead_id"] for _, fields in feed] == [b"portal:1"]
+    [(_, entry)] = await client.xrange(k.all_feed())
+    assert entry[b"kind"] == b"lead" and entry[b"lead_id"] == b"portal:1"
+    assert int(entry[b"cell"]) == CELL
+    assert msgspec.json.decode(entry[b"card"]) == msgspec.json.decode(card)
     await apply(rankings, [placed(2)])
-    first = await rankings.feed_since(CELL)
-    assert [card.lead_id for _, card in first] == ["portal:1", "portal:2"]
-    assert [c.lead_id for _, c in await rankings.feed_since(CELL, first[0][0])] == ["portal:2"]
-    assert await rankings.feed_since(CELL, first[1][0]) == []
+    assert await feed(rankings) == [(b"lead", b"portal:1"), (b"lead", b"portal:2")]
     assert await rankings.segments(["portal:1", "portal:404"]) == {
         "portal:1": placed(1).segment}
 
@@ -145,7 +150,7 @@ async def test_a_rescored_lead_replaces_its_entries_and_a_quarantined_one_leaves
         sort_key(0.3, T0, HALF_LIFE))
     assert await members(rankings, k.buyer_rank("buyer-0002")) == []
     assert await members(rankings, k.buyer_rank("buyer-0001")) == ["portal:1"]
-    assert len(await rankings.client.xrange(k.feed(CELL))) == 1  # the feed shows leads once
+    assert await feed(rankings) == [(b"lead", b"portal:1")]  # the feed shows leads once
     await apply(rankings, [Removal("portal:1")])  # re-scored as quarantined
     assert await members(rankings, k.cell_rank(CELL)) == []
     assert await members(rankings, k.buyer_rank("buyer-0001")) == []
@@ -200,7 +205,7 @@ async def test_one_apply_keeps_its_ops_in_order_across_script_calls(
     assert await rankings.client.zscore(k.cell_rank(CELL), "portal:1") == pytest.approx(
         sort_key(0.3, T0, HALF_LIFE))  # the re-score, placed after the first in one call
     assert "portal:1" not in await members(rankings, k.buyer_rank("buyer-0002"))
-    feed = await rankings.client.xrange(k.feed(CELL))
     # Lead 1 once (re-scored in place); lead 2 again after its removal took it off the market.
-    assert [fields[b"lead_id"] for _, fields in feed] == [
-        b"portal:1", b"portal:2", b"portal:3", b"portal:2"]
+    assert await feed(rankings) == [(b"lead", b"portal:1"), (b"lead", b"portal:2"),
+                                    (b"removed", b"portal:2"), (b"lead", b"portal:3"),
+                                    (b"lead", b"portal:2")]
