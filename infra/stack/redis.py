@@ -85,11 +85,11 @@ class RedisService(ManagedService):
             # Redis answers it (`always`), so a restart forgets nothing it acknowledged.
             "--appendonly", "yes",
             "--appendfsync", "always",
-            # Rewrite the file when it has grown to 5× its last rewrite, not Redis's 2×: the
-            # serving keys are a small set rewritten often, and at 2× a busy minute forked a
+            # Rewrite the file when it has grown to 5x its last rewrite, not Redis's 2x: the
+            # serving keys are a small set rewritten often, and at 2x a busy minute forked a
             # rewrite every 10-20 s, each a core-second of the child's writes that the
             # parent's per-write fsyncs waited behind (+~300 ms on a window's p99 → Redis).
-            # The price: the file on disk up to 5× the data, and a restart replays that.
+            # The price: the file on disk up to 5x the data, and a restart replays that.
             "--auto-aof-rewrite-percentage", "400",
         ]  # fmt: skip
         if self.password:
