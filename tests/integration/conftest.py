@@ -65,7 +65,7 @@ def _delete_test_topics() -> Iterator[None]:
             logging.getLogger(__name__).warning("test topics left on the broker: %s", exc)
 
 
-def test_keys(client: redis.Redis) -> set[bytes]:
+def keys_of_tests(client: redis.Redis) -> set[bytes]:
     return {key for key in client.scan_iter(count=10_000) if TEST_KEY.match(key)}
 
 
@@ -73,7 +73,7 @@ def test_keys(client: redis.Redis) -> set[bytes]:
 def _delete_test_keys() -> Iterator[None]:
     client = redis.Redis.from_url(Settings().redis_url)
     try:
-        before = test_keys(client)
+        before = keys_of_tests(client)
     except redis.RedisError as exc:  # no Redis: the tests that need one say so themselves
         logging.getLogger(__name__).warning("no Redis key cleanup: %s", exc)
         client.close()
@@ -81,7 +81,7 @@ def _delete_test_keys() -> Iterator[None]:
         return
     yield
     try:
-        created = list(test_keys(client) - before)  # keys there before stay
+        created = list(keys_of_tests(client) - before)  # keys there before stay
         for start in range(0, len(created), 1000):
             client.unlink(*created[start:start + 1000])
     except redis.RedisError as exc:  # housekeeping: never the reason a run fails
