@@ -5,7 +5,8 @@ generated traffic flat out until every consumer group committed it) with three w
 alternating turns, so that the machine's noise falls on each alike:
 
 - **as is**;
-- **without metrics**: every prometheus_client call a no-op (`tests/bench/nometrics`);
+- **without metrics**: every prometheus_client call a no-op but the landed-rows counter the
+  bench reads (`tests/bench/nometrics`);
 - **free stage**: dedupe, fraud screen, features and scoring cost nothing, each lead a
   copy of one scored lead's outputs (`tests/bench/freestage`): what Kafka, Faust, the
   sinks and the machine's services allow with the per-lead logic and its state gone.
@@ -44,25 +45,24 @@ def test_worker_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     base = Settings()
     base_path = os.environ.get("PYTHONPATH", "")
     events = bench.traffic(EVENTS, seed=101)
-    runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
+    results: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     # A broker's first minute of load runs partly in the JVM's compiler (`bench.run`).
-    runs_ = bench.Runs(base, bench.BenchConfig(server_url=SERVER_URL), tmp_path)
+    runs = bench.Runs(base, bench.BenchConfig(server_url=SERVER_URL), tmp_path)
     try:
-        with runs_.cluster("chdb", 1) as cluster:
+        with runs.cluster("chdb", 1) as cluster:
             bench.warm(cluster, bench.BROKER_WARM_EVENTS, seed=998)
         for turn in range(TURNS):
             for name, folder in VARIANTS.items():
                 # Workers inherit the environment: the variant's sitecustomize loads first.
                 monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
                     str(p) for p in (folder, base_path) if p))
-                with runs_.cluster("chdb", 1) as cluster:
+                with runs.cluster("chdb", 1) as cluster:
                     run = bench.saturate(cluster, events, seconds=60)
-                runs[name].append(run)
+                results[name].append(run)
                 print(f"\nturn {turn} {name}: drained {run['drained_leads_per_s']:.0f} "
                       f"leads/s, {run['cpu_us_per_lead']}", flush=True)
     finally:
-        runs_.close()
-    monkeypatch.setenv("PYTHONPATH", base_path)
+        runs.close()
     print(f"\n\nOne chdb worker, {EVENTS:,} events flat out, {TURNS} alternating turns "
           "(medians; each turn in brackets)")
     print(f"{'worker':<16} {'drained/s':>22} {'workers µs a lead':>24} "
@@ -72,18 +72,18 @@ def test_worker_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         return (f"{statistics.median(values):,.0f} ("
                 + " / ".join(f"{v:,.0f}" for v in values) + ")")
 
-    for name, done in runs.items():
+    for name, done in results.items():
         print(f"{name:<16} {column([r['drained_leads_per_s'] for r in done]):>22} "
               f"{column([r['cpu_us_per_lead']['workers'] for r in done]):>24} "
               f"{column([r['cpu_us_per_lead']['machine'] for r in done]):>24} "
               f"{column([r['ceiling_leads_per_s'] for r in done]):>22}")
-    for name, done in runs.items():
+    for name, done in results.items():
         assert all(r["drained_leads_per_s"] > 0 for r in done), name
     # The free stage replaced the stage: (nearly) no dedupe or feature state written. (The
     # learning join still keeps each scored lead's snapshot: an output, not the stage's.)
-    for done in runs["free stage"]:
+    for done in results["free stage"]:
         stage_state = {topic: n for topic, n in done["records_per_lead"].items()
                        if topic.endswith(STAGE_CHANGELOGS)}
         assert all(n < 0.01 for n in stage_state.values()), stage_state
-    for done in runs["as is"]:
+    for done in results["as is"]:
         assert done["records_per_lead"].get(f"aiqleads-{STAGE_CHANGELOGS[0]}", 0) > 0.5
